@@ -1,0 +1,3 @@
+from pixelsleuth.cli import main
+
+main()

@@ -1,0 +1,131 @@
+"""The `pixelsleuth` command line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pixelsleuth import __version__
+
+app = typer.Typer(
+    name="pixelsleuth",
+    help="Is this image a camera original, an edited photograph, or AI-generated? "
+    "pixelsleuth shows the evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pixelsleuth {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--debug", help="Log internal details.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+
+
+def _analyzer_list(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Image files to analyse.")],
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print Report JSON (one object per line for several).")
+    ] = False,
+    analyzers: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated analyzers to run (default: all default ones)."),
+    ] = None,
+    max_pixels: Annotated[
+        int | None, typer.Option(help="Refuse images with more pixels than this.")
+    ] = None,
+    c2pa_trust_anchors: Annotated[
+        Path | None,
+        typer.Option(help="PEM file of C2PA trust anchors (root certificates you trust)."),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show all evidence.")] = False,
+) -> None:
+    """Analyse images and print what each analyzer found.
+
+    Exits with 1 when any file could not be analysed at all (missing, not an image, too large).
+    """
+    import os
+
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.imageio import Limits
+    from pixelsleuth.render import render_text
+
+    if c2pa_trust_anchors is not None:
+        if not c2pa_trust_anchors.is_file():
+            _fail(f"{c2pa_trust_anchors}: no such trust-anchor file")
+        os.environ["PIXELSLEUTH_C2PA_TRUST_ANCHORS"] = str(c2pa_trust_anchors)
+    limits = Limits.from_env()
+    if max_pixels is not None:
+        limits = Limits(max_pixels=max_pixels, max_file_bytes=limits.max_file_bytes)
+    try:
+        instances = create_analyzers(_analyzer_list(analyzers))
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    failed = 0
+    for i, path in enumerate(paths):
+        report = analyze_file(path, instances, limits)
+        if report.error:
+            failed += 1
+            typer.echo(f"pixelsleuth: {path}: {report.error}", err=True)
+        if json_out:
+            typer.echo(report.to_json(indent=2 if len(paths) == 1 else None))
+        else:
+            if i:
+                typer.echo("")
+            typer.echo(render_text(report, verbose=verbose))
+    if failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("analyzers")
+def list_analyzers() -> None:
+    """List the available analyzers and what each one tells you."""
+    from pixelsleuth.analyzers import available_analyzers
+
+    for name, cls in available_analyzers().items():
+        mark = "" if cls.default else " (not run by default)"
+        typer.echo(f"{name}{mark}\n    {cls.explains}")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"pixelsleuth: error: {message}", err=True)
+    raise typer.Exit(code=code)
+
+
+def main() -> None:
+    """Console-script entry point: never shows a traceback for an unexpected error."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("pixelsleuth: interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # pragma: no cover - last line of defence
+        sys.stderr.write(f"pixelsleuth: internal error: {type(exc).__name__}: {exc}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Plain-text rendering of a Report for the terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from pixelsleuth.report import Report
+
+
+def render_text(report: Report, verbose: bool = False) -> str:
+    f = report.file
+    head = f.path
+    facts = []
+    if f.format:
+        facts.append(f.format)
+    if f.width and f.height:
+        facts.append(f"{f.width}×{f.height}")
+    if f.mode:
+        facts.append(f.mode)
+    if f.frames and f.frames > 1:
+        facts.append(f"{f.frames} frames")
+    if f.size_bytes is not None:
+        facts.append(_size(f.size_bytes))
+    lines = [head, "  " + ", ".join(facts) + (f"  sha256 {f.sha256[:16]}…" if f.sha256 else "")]
+    if report.error:
+        lines.append(f"  ERROR: {report.error}")
+    if report.verdict is not None:
+        v = report.verdict
+        prob = ""
+        if v.ai_probability is not None:
+            prob = f" (AI {v.ai_probability:.0%}"
+            if v.manipulation_probability is not None:
+                prob += f", edited {v.manipulation_probability:.0%}"
+            prob += ")"
+        lines.append(f"  VERDICT: {v.label.value}{prob}")
+        lines += [f"    - {r}" for r in v.reasons[:5]]
+    for finding in report.findings:
+        score = "  -  " if finding.score is None else f"{finding.score:4.2f} "
+        flag = "!" if finding.error else " "
+        lines.append(f" {flag}{finding.analyzer:<19}{score} " + _wrap(finding.summary, 27))
+        shown = (
+            finding.evidence
+            if verbose
+            else [e for e in finding.evidence if e.strength >= 0.1 and e.message != finding.summary]
+        )
+        for ev in shown[:6]:
+            lines.append(" " * 27 + "· " + _wrap(ev.message, 29))
+    return "\n".join(lines)
+
+
+def _wrap(text: str, indent: int) -> str:
+    return textwrap.fill(text, width=100, subsequent_indent=" " * indent, initial_indent="")[:2000]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"

@@ -1,0 +1,187 @@
+"""Metadata: agreement with ExifTool on real files, and derived evidence on files made here."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import piexif
+import pytest
+from PIL import Image
+
+from pixelsleuth.analyze import analyze_bytes
+from pixelsleuth.forensics.formats.exif import decode_user_comment, parse_exif
+from pixelsleuth.forensics.formats.xmp import parse_xmp
+
+from .conftest import corpus_dir, jpeg_bytes, photo_like
+from .exiftool_compare import compare
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed "
+                    "(Debian libimage-exiftool-perl; .ci/run installs it)")
+def test_fields_agree_with_exiftool_on_camera_and_sample_files():
+    paths = sorted(corpus_dir("real", "camera").iterdir()) + sorted(
+        corpus_dir("metadata", "exiftool-samples").iterdir()
+    )
+    agree, total, problems = compare(paths)
+    print(f"\nExifTool agreement: {agree}/{total} fields = {agree / total:.2%}")
+    print("\n".join(problems))
+    assert total > 500  # the comparison really covered the corpus
+    assert agree / total >= 0.98
+
+
+def _exif_jpeg(exif: dict, arr: np.ndarray | None = None, thumb: bytes | None = None) -> bytes:
+    if thumb is not None:
+        exif = {**exif, "thumbnail": thumb, "1st": {piexif.ImageIFD.Compression: 6}}
+    arr = photo_like(240, 320) if arr is None else arr
+    return jpeg_bytes(arr, exif=piexif.dump(exif))
+
+
+def _finding(data: bytes):
+    report = analyze_bytes(data, "made.jpg", ["metadata"])
+    return report.findings[0]
+
+
+def codes(finding) -> set[str]:
+    return {e.code for e in finding.evidence}
+
+
+def test_camera_dates_gps_and_matching_thumbnail():
+    arr = photo_like(240, 320)
+    thumb = jpeg_bytes(np.asarray(Image.fromarray(arr).resize((160, 120))), quality=80)
+    exif = {
+        "0th": {
+            piexif.ImageIFD.Make: b"Canon",
+            piexif.ImageIFD.Model: b"Canon EOS 5D",
+            piexif.ImageIFD.DateTime: b"2024:05:01 10:00:00",
+            piexif.ImageIFD.Orientation: 1,
+        },
+        "Exif": {
+            piexif.ExifIFD.DateTimeOriginal: b"2024:05:01 10:00:00",
+            piexif.ExifIFD.DateTimeDigitized: b"2024:05:01 10:00:00",
+            piexif.ExifIFD.MakerNote: b"CanonNotes" * 10,
+            piexif.ExifIFD.PixelXDimension: 320,
+            piexif.ExifIFD.PixelYDimension: 240,
+        },
+        "GPS": {
+            piexif.GPSIFD.GPSLatitudeRef: b"S",
+            piexif.GPSIFD.GPSLatitude: ((33, 1), (51, 1), (3564, 100)),
+            piexif.GPSIFD.GPSLongitudeRef: b"E",
+            piexif.GPSIFD.GPSLongitude: ((151, 1), (12, 1), (3000, 100)),
+        },
+    }
+    f = _finding(_exif_jpeg(exif, arr, thumb))
+    assert codes(f) >= {"camera_named", "makernote_present", "dates_consistent", "thumbnail_match"}
+    assert not codes(f) & {"thumbnail_mismatch", "editor_software", "dimensions_changed"}
+    assert f.score < 0.5
+    gps = f.details["gps"]
+    assert gps["latitude"] == pytest.approx(-(33 + 51 / 60 + 35.64 / 3600), abs=1e-7)
+    assert gps["longitude"] == pytest.approx(151 + 12 / 60 + 30 / 3600, abs=1e-7)
+    assert f.details["camera"]["model"] == "Canon EOS 5D"
+    assert f.details["exif"]["0th"]["Make"] == "Canon"
+
+
+def test_edited_photo_evidence():
+    arr = photo_like(240, 320)
+    other = np.ascontiguousarray(np.rot90(photo_like(320, 240, seed=7)))  # another scene
+    thumb = jpeg_bytes(np.asarray(Image.fromarray(other).resize((160, 120))))
+    exif = {
+        "0th": {
+            piexif.ImageIFD.Make: b"NIKON CORPORATION",
+            piexif.ImageIFD.Model: b"NIKON D70",
+            piexif.ImageIFD.Software: b"Adobe Photoshop 25.0 (Windows)",
+            piexif.ImageIFD.DateTime: b"2024:06:03 09:00:00",
+        },
+        "Exif": {
+            piexif.ExifIFD.DateTimeOriginal: b"2024:05:01 10:00:00",
+            piexif.ExifIFD.DateTimeDigitized: b"2024:04:01 08:00:00",
+            piexif.ExifIFD.PixelXDimension: 3008,
+            piexif.ExifIFD.PixelYDimension: 2000,
+        },
+    }
+    f = _finding(_exif_jpeg(exif, arr, thumb))
+    assert codes(f) >= {
+        "editor_software",
+        "dates_disagree",
+        "modified_after_capture",
+        "dimensions_changed",
+        "thumbnail_mismatch",
+        "makernote_missing",
+    }
+    assert f.score >= 0.8
+    assert "preview" in f.summary  # the strongest evidence leads
+
+
+def test_thumbnail_of_other_shape_is_a_mismatch():
+    thumb = jpeg_bytes(photo_like(160, 90))  # portrait preview of a landscape image
+    f = _finding(_exif_jpeg({"0th": {piexif.ImageIFD.Make: b"Sony"}}, None, thumb))
+    assert f.details["thumbnail"]["matches"] is False
+    assert "shape" in f.details["thumbnail"]["reason"]
+
+
+def test_ai_tool_named_as_software():
+    f = _finding(_exif_jpeg({"0th": {piexif.ImageIFD.Software: b"Adobe Firefly"}}))
+    assert "ai_software" in codes(f)
+
+
+def test_user_comment_byte_orders():
+    text = "photo of a duck\nSteps: 5"
+    be = b"UNICODE\x00" + text.encode("utf-16-be")
+    le = b"UNICODE\x00" + text.encode("utf-16-le")
+    assert decode_user_comment(be, "little-endian") == text
+    assert decode_user_comment(le, "big-endian") == text
+    assert decode_user_comment(b"ASCII\x00\x00\x00" + b"hello") == "hello"
+
+
+def test_xmp_is_flattened_and_entities_are_refused():
+    packet = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+      xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+      <rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+        xmlns:dc="http://purl.org/dc/elements/1.1/" xmp:CreatorTool="GIMP 2.10">
+        <dc:subject><rdf:Bag><rdf:li>a</rdf:li><rdf:li>b</rdf:li></rdf:Bag></dc:subject>
+      </rdf:Description></rdf:RDF></x:xmpmeta>"""
+    props, err = parse_xmp(packet)
+    assert err is None
+    assert props["xmp:CreatorTool"] == "GIMP 2.10"
+    assert props["dc:subject"] == ["a", "b"]
+    bomb = b"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">
+      <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>
+      <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+      xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">&b;</rdf:RDF></x:xmpmeta>"""
+    props, err = parse_xmp(bomb[bomb.index(b"<x:xmpmeta") - 200 :])
+    assert props == {} and err is not None
+
+
+def test_exif_loops_and_wild_offsets_end_in_warnings():
+    # IFD0 with one entry whose next-IFD pointer points back at itself
+    data = bytearray(b"II*\x00\x08\x00\x00\x00")
+    data += b"\x01\x00" + b"\x0f\x01\x02\x00\x05\x00\x00\x00" + b"\x1a\x00\x00\x00"  # Make
+    data += b"\x08\x00\x00\x00"  # next IFD = 8: a loop
+    data += b"Sony\x00\x00"
+    exif = parse_exif(bytes(data))
+    assert exif.get("0th", 0x010F) == "Sony"
+    assert any("loop" in w for w in exif.warnings)
+    wild = bytearray(b"MM\x00*\x00\x00\x00\x08\x00\x01")
+    wild += b"\x01\x0f\x00\x02\x00\x00\x01\x00\xff\xff\xff\x00\x00\x00\x00\x00"
+    exif = parse_exif(bytes(wild))
+    assert exif.ifds["0th"] == {}
+    assert any("outside" in w for w in exif.warnings)
+
+
+def test_png_text_and_icc_are_reported(tmp_path: Path):
+    from PIL import ImageCms, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", "GIMP 2.10.34")
+    info.add_itxt("Comment", "über", zip=True)
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    buf = io.BytesIO()
+    Image.fromarray(photo_like()).save(buf, "PNG", pnginfo=info, icc_profile=icc)
+    report = analyze_bytes(buf.getvalue(), "x.png", ["metadata"])
+    f = report.findings[0]
+    assert f.details["png_text"]["Comment"] == "über"
+    assert f.details["fields"]["Software"] == "GIMP 2.10.34"
+    assert "editor_software" in codes(f)
+    assert f.details["icc"]["valid"] and "sRGB" in f.details["icc"]["description"]
