@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,13 +98,35 @@ class LoadedImage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # Pillow's bomb warning: we apply our own limit
-                im = Image.open(io.BytesIO(self.data))
+                im = _pil_open(self.data, self.limits.max_pixels)
                 self.info.format = im.format
                 self.info.width, self.info.height = im.size
                 self.info.mode = im.mode
                 self.info.frames = _frame_count(im)
+            if self.pixel_count > self.limits.max_pixels:
+                mp = self.pixel_count / 1e6
+                self.header_error = ImageTooLargeError(
+                    f"{self.info.width}×{self.info.height} = {mp:.1f} MP exceeds the limit of "
+                    f"{self.limits.max_pixels / 1e6:.1f} MP (a decompression-bomb guard; raise "
+                    "it with --max-pixels)"
+                )
         except Image.DecompressionBombError as exc:
-            self.header_error = ImageTooLargeError(f"refused as a decompression bomb: {exc}")
+            found = re.search(r"\((\d+) pixels\)", str(exc))
+            size = f"{int(found.group(1)) / 1e6:.1f} MP" if found else "the image"
+            self.header_error = ImageTooLargeError(
+                f"{size} exceeds the limit of {self.limits.max_pixels / 1e6:.1f} MP "
+                "(a decompression-bomb guard; raise it with --max-pixels)"
+            )
+        except ValueError as exc:
+            if "Decompressed" in str(exc):  # Pillow's cap on compressed PNG text chunks
+                self.header_error = ImageTooLargeError(
+                    "refused as a decompression bomb: a compressed text chunk expands beyond "
+                    "the safety limit"
+                )
+            else:
+                self.header_error = NotAnImageError(
+                    f"not a recognised image (ValueError: {_first_line(exc)})"
+                )
         except Exception as exc:  # Pillow raises many types on hostile headers
             self.header_error = NotAnImageError(
                 f"not a recognised image ({type(exc).__name__}: {_first_line(exc)})"
@@ -116,14 +140,9 @@ class LoadedImage:
         """A fresh, not yet decoded Pillow image. Raises if the file is not an image or too big."""
         if self.header_error is not None:
             raise self.header_error
-        if self.pixel_count > self.limits.max_pixels:
-            raise ImageTooLargeError(
-                f"{self.info.width}×{self.info.height} = {self.pixel_count / 1e6:.0f} MP exceeds "
-                f"the limit of {self.limits.max_pixels / 1e6:.0f} MP (set --max-pixels to allow it)"
-            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return Image.open(io.BytesIO(self.data))
+            return _pil_open(self.data, self.limits.max_pixels)
 
     # -- pixels -------------------------------------------------------------------------------
     def decoded(self) -> Image.Image:
@@ -235,6 +254,23 @@ def load_bytes(data: bytes, name: str = "<bytes>", limits: Limits | None = None)
     if len(data) > limits.max_file_bytes:
         raise ImageTooLargeError("the data is over the size limit")
     return LoadedImage(Path(name), bytes(data), limits)
+
+
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _pil_open(data: bytes, max_pixels: int) -> Image.Image:
+    """Image.open under our pixel limit. Pillow refuses above 2 × MAX_IMAGE_PIXELS on its own;
+    when the caller allows more, lift Pillow's guard for this one call."""
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    if pil_limit is None or max_pixels <= 2 * pil_limit:
+        return Image.open(io.BytesIO(data))
+    with _PIL_LIMIT_LOCK:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            return Image.open(io.BytesIO(data))
+        finally:
+            Image.MAX_IMAGE_PIXELS = pil_limit
 
 
 def _frame_count(im: Image.Image) -> int:

@@ -56,22 +56,47 @@ def test_every_generator_file_is_recognised_with_the_right_tool(group):
 # Values read by hand from the files' text chunks (see the corpus and `exiftool -a -G1`).
 HAND_READ = {
     "AUTOMATIC1111__automatic1111_cropped.png": (
-        "realistic_realisticVisionV20_v20", 235284042, "photo of a duck", "monochrome"),
+        "realistic_realisticVisionV20_v20",
+        235284042,
+        "photo of a duck",
+        "monochrome",
+    ),
     "AUTOMATIC1111__automatic1111_cropped.jpg": (
-        "realistic_realisticVisionV20_v20", 235284042, "photo of a duck", "monochrome"),
+        "realistic_realisticVisionV20_v20",
+        235284042,
+        "photo of a duck",
+        "monochrome",
+    ),
     "ComfyUI__img2img_cropped.png": (
-        "v1-5-pruned-emaonly.ckpt", 280823642470253,
-        "photograph of victorian woman with wings, sky clouds, meadow grass", "watermark, text"),
+        "v1-5-pruned-emaonly.ckpt",
+        280823642470253,
+        "photograph of victorian woman with wings, sky clouds, meadow grass",
+        "watermark, text",
+    ),
     "InvokeAI__invokeai_imeta1.png": (
-        "juggernautXL", 3293022630,
-        "digital artwork, oil painting. painterly brushstrokes, holidays,", None),
+        "juggernautXL",
+        3293022630,
+        "digital artwork, oil painting. painterly brushstrokes, holidays,",
+        None,
+    ),
     "InvokeAI__invokeai_sdmeta1.png": (
-        "deliberateForInvoke_v08", 2980747362, None, "rendering, glowing eyes, skinny"),
+        "deliberateForInvoke_v08",
+        2980747362,
+        None,
+        "rendering, glowing eyes, skinny",
+    ),
     "NovelAI__novelai1_cropped.png": (
-        "Stable Diffusion 1D44365E", 2253955223, "masterpiece, best quality,  cat, space, icon",
-        None),
+        "Stable Diffusion 1D44365E",
+        2253955223,
+        "masterpiece, best quality,  cat, space, icon",
+        None,
+    ),
     "Fooocus__fooocus1_cropped.png": (
-        "juggernautXL_v8Rundiffusion", 6952411511246973023, "a smiling goldfish", None),
+        "juggernautXL_v8Rundiffusion",
+        6952411511246973023,
+        "a smiling goldfish",
+        None,
+    ),
 }
 
 
@@ -94,14 +119,16 @@ def test_comfyui_corpus_graphs_yield_models_and_prompts():
     infos = [_generator(p) for p in paths]
     with_model = sum(1 for i in infos if i.model)
     with_prompt = sum(1 for i in infos if i.prompt)
-    print(f"\nComfyUI: model found in {with_model}/{len(infos)}, prompt in {with_prompt}/{len(infos)}")
+    print(
+        f"\nComfyUI: model found in {with_model}/{len(infos)}, prompt in {with_prompt}/{len(infos)}"
+    )
     assert with_model >= 0.9 * len(infos)
     assert with_prompt >= 0.9 * len(infos)
 
 
 A1111_TEXT = (
     "a red bicycle, studio light\nNegative prompt: blurry, text\n"
-    'Steps: 24, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567, '
+    "Steps: 24, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234567, "
     'Size: 640x480, Model hash: abc123, Model: mymodel_v1, Lora hashes: "a: 1, b: 2", '
     "Version: v1.10.0"
 )
@@ -110,8 +137,18 @@ A1111_TEXT = (
 def test_a1111_infotext_is_parsed_fully():
     info = parse_a1111(A1111_TEXT, "test")
     assert (info.tool, info.model, info.seed, info.steps, info.cfg) == (
-        "AUTOMATIC1111", "mymodel_v1", 1234567, 24, 6.5)
-    assert (info.sampler, info.scheduler, info.width, info.height) == ("DPM++ 2M", "Karras", 640, 480)
+        "AUTOMATIC1111",
+        "mymodel_v1",
+        1234567,
+        24,
+        6.5,
+    )
+    assert (info.sampler, info.scheduler, info.width, info.height) == (
+        "DPM++ 2M",
+        "Karras",
+        640,
+        480,
+    )
     assert info.prompt == "a red bicycle, studio light"
     assert info.negative_prompt == "blurry, text"
     assert info.extra["Lora hashes"] == "a: 1, b: 2"
@@ -182,9 +219,11 @@ def test_markers_outside_their_proper_container_are_ignored():
 
 
 def test_hostile_comfyui_graphs_do_not_hang_or_crash():
-    cyclic = '{"1": {"class_type": "KSampler", "inputs": {"model": ["2", 0], "positive": ["2", 0],' \
-             ' "latent_image": ["2", 0], "add_noise": "disable"}}, "2": {"class_type": "X",' \
-             ' "inputs": {"a": ["1", 0], "model": ["1", 0]}}}'
+    cyclic = (
+        '{"1": {"class_type": "KSampler", "inputs": {"model": ["2", 0], "positive": ["2", 0],'
+        ' "latent_image": ["2", 0], "add_noise": "disable"}}, "2": {"class_type": "X",'
+        ' "inputs": {"a": ["1", 0], "model": ["1", 0]}}}'
+    )
     info = parse_comfyui(cyclic, None)
     assert info is not None and info.tool == "ComfyUI" and info.model is None
     assert parse_comfyui("[1, 2]", "not json") is None

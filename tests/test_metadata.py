@@ -19,8 +19,10 @@ from .conftest import corpus_dir, jpeg_bytes, photo_like
 from .exiftool_compare import compare
 
 
-@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed "
-                    "(Debian libimage-exiftool-perl; .ci/run installs it)")
+@pytest.mark.skipif(
+    shutil.which("exiftool") is None,
+    reason="exiftool is not installed (Debian libimage-exiftool-perl; .ci/run installs it)",
+)
 def test_fields_agree_with_exiftool_on_camera_and_sample_files():
     paths = sorted(corpus_dir("real", "camera").iterdir()) + sorted(
         corpus_dir("metadata", "exiftool-samples").iterdir()

@@ -29,7 +29,9 @@ def test_a_new_analyzer_is_one_class():
         default = False
 
         def analyze(self, image):
-            return Finding(self.name, "Mean computed.", details={"mean": float(image.gray().mean())})
+            return Finding(
+                self.name, "Mean computed.", details={"mean": float(image.gray().mean())}
+            )
 
     try:
         report = analyze_bytes(jpeg_bytes(photo_like()), "x.jpg", ["test-mean-brightness"])

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up pixelsleuth in ./.venv and analyse a few sample images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[dev]"
+
+corpus=../shared/corpus
+samples=()
+if [ -d "$corpus" ]; then
+  samples+=("$corpus/real/camera/drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg")
+  samples+=("$corpus"/ai/generator-metadata/*automatic1111_cropped.png)
+  samples+=("$(ls "$corpus"/ai/comfyui/*.png | head -n 1)")
+else
+  # no corpus beside the project: make a sample so the command still shows something
+  mkdir -p out
+  .venv/bin/python - <<'PY'
+from PIL import Image, PngImagePlugin
+info = PngImagePlugin.PngInfo()
+info.add_text("parameters", "a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, "
+              "Seed: 42, Size: 64x64, Model: sd15")
+Image.new("RGB", (64, 64), (90, 120, 160)).save("out/sample.png", pnginfo=info)
+PY
+  samples+=(out/sample.png)
+fi
+.venv/bin/pixelsleuth analyze "${samples[@]}"

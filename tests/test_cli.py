@@ -1,0 +1,56 @@
+"""The `pixelsleuth` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import corpus_dir, jpeg_bytes, photo_like
+from .test_bad_input import run_cli
+
+
+def _generator_files():
+    return sorted(corpus_dir("ai", "generator-metadata").iterdir())
+
+
+def test_analyze_prints_a_readable_summary():
+    path = next(p for p in _generator_files() if p.name.endswith("automatic1111_cropped.png"))
+    proc = run_cli("analyze", str(path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert path.name in out
+    assert "generator-metadata" in out and "AUTOMATIC1111" in out
+    assert "realistic_realisticVisionV20_v20" in out
+
+
+def test_json_is_one_object_for_one_path_and_one_line_each_for_several():
+    paths = _generator_files()[:3]
+    one = run_cli("analyze", "--json", str(paths[0]))
+    report = json.loads(one.stdout)
+    assert report["schema_version"] == "1.0"
+    assert report["file"]["path"] == str(paths[0])
+    assert {f["analyzer"] for f in report["findings"]} >= {"metadata", "generator-metadata"}
+    several = run_cli("analyze", "--json", *map(str, paths))
+    lines = several.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert [json.loads(ln)["file"]["path"] for ln in lines] == [str(p) for p in paths]
+
+
+def test_exit_code_is_nonzero_only_when_a_file_could_not_be_analysed(tmp_path):
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes(photo_like()))
+    assert run_cli("analyze", str(good)).returncode == 0
+    proc = run_cli("analyze", "--json", str(good), str(tmp_path / "missing.jpg"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"pixelsleuth: {tmp_path / 'missing.jpg'}: no such file"
+    assert len(proc.stdout.strip().splitlines()) == 2  # the good result is not lost
+
+
+def test_analyzer_selection_and_listing(tmp_path):
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes(photo_like()))
+    proc = run_cli("analyze", "--json", "--analyzers", "metadata", str(good))
+    assert [f["analyzer"] for f in json.loads(proc.stdout)["findings"]] == ["metadata"]
+    bad = run_cli("analyze", "--analyzers", "nope", str(good))
+    assert bad.returncode == 2 and "unknown analyzer(s): nope" in bad.stderr
+    listing = run_cli("analyzers")
+    assert "provenance" in listing.stdout and "Content Credentials" in listing.stdout
