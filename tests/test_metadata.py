@@ -187,3 +187,49 @@ def test_png_text_and_icc_are_reported(tmp_path: Path):
     assert f.details["fields"]["Software"] == "GIMP 2.10.34"
     assert "editor_software" in codes(f)
     assert f.details["icc"]["valid"] and "sRGB" in f.details["icc"]["description"]
+
+
+# Checked by eye: the main image is a crop of what the EXIF preview shows.
+VISIBLY_CROPPED = {"Nikon E5000.jpg", "Olympus E-10.jpg"}
+
+
+def test_thumbnails_of_real_camera_photos_match_unless_visibly_cropped():
+    mismatches, compared = set(), 0
+    for path in sorted(corpus_dir("real", "camera").glob("*.jpg")):
+        report = analyze_bytes(path.read_bytes(), path.name, ["metadata"])
+        thumb = report.findings[0].details["thumbnail"]
+        if thumb.get("matches") is None:
+            continue
+        compared += 1
+        if not thumb["matches"]:
+            mismatches.add(path.name.split("__")[-1])
+    print(f"\nthumbnails compared: {compared}, mismatches: {sorted(mismatches)}")
+    assert compared >= 40
+    assert mismatches == VISIBLY_CROPPED
+
+
+def test_letterboxed_thumbnail_of_a_wide_photo_matches():
+    arr = photo_like(200, 300)  # 3:2
+    small = np.asarray(Image.fromarray(arr).resize((160, 107)))
+    boxed = np.zeros((120, 160, 3), np.uint8)
+    boxed[6:113] = small
+    f = _finding(_exif_jpeg({"0th": {piexif.ImageIFD.Make: b"Canon"}}, arr, jpeg_bytes(boxed)))
+    assert f.details["thumbnail"]["matches"] is True
+
+
+def test_webp_exif_and_xmp_chunks_are_read():
+    exif = piexif.dump(
+        {"0th": {piexif.ImageIFD.Make: b"Google", piexif.ImageIFD.Model: b"Pixel 8"}}
+    )
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+        b'xmp:CreatorTool="Snapseed 2.0"/></rdf:RDF></x:xmpmeta>'
+    )
+    buf = io.BytesIO()
+    Image.fromarray(photo_like()).save(buf, "WEBP", quality=80, exif=exif, xmp=xmp)
+    f = analyze_bytes(buf.getvalue(), "x.webp", ["metadata"]).findings[0]
+    assert f.details["exif_container"] == "WebP EXIF chunk"
+    assert (f.details["fields"]["Make"], f.details["fields"]["Model"]) == ("Google", "Pixel 8")
+    assert f.details["fields"]["CreatorTool"] == "Snapseed 2.0"
+    assert "editor_software" in codes(f)

@@ -414,8 +414,9 @@ class MetadataAnalyzer(Analyzer):
 def compare_thumbnail(image: LoadedImage, thumb_bytes: bytes) -> dict[str, Any]:
     """Compare the EXIF thumbnail with the main image by aspect ratio and content.
 
-    Cameras often letterbox thumbnails (black bars to 160×120), so uniform dark borders are
-    cropped before comparing. Content is compared as the correlation of 32×32 grey versions.
+    Cameras often letterbox thumbnails (black bars to 160×120), so when the shapes differ,
+    uniform dark borders are cropped before comparing again. Content is compared as the
+    correlation of 32×32 grey versions.
     """
     out: dict[str, Any] = {"present": True, "bytes": len(thumb_bytes)}
     try:
@@ -432,7 +433,7 @@ def compare_thumbnail(image: LoadedImage, thumb_bytes: bytes) -> dict[str, Any]:
         out["reason"] = "the thumbnail could not be decoded"
         return out
     out["width"], out["height"] = thumb.size
-    t = _crop_dark_borders(np.asarray(thumb, dtype=np.float32))
+    t = np.asarray(thumb, dtype=np.float32)
     try:
         main = image.open()
         if main.format == "JPEG":
@@ -445,8 +446,12 @@ def compare_thumbnail(image: LoadedImage, thumb_bytes: bytes) -> dict[str, Any]:
         out["reason"] = "the main image could not be decoded"
         return out
     m = np.asarray(main, dtype=np.float32)
-    t_aspect = t.shape[1] / max(t.shape[0], 1)
     m_aspect = m.shape[1] / max(m.shape[0], 1)
+    t_aspect = t.shape[1] / max(t.shape[0], 1)
+    if abs(np.log(t_aspect / m_aspect)) >= 0.08:
+        # Cameras letterbox previews of other shapes into 160×120: compare without the bars.
+        t = _crop_dark_borders(t)
+        t_aspect = t.shape[1] / max(t.shape[0], 1)
     out["aspect_thumbnail"] = round(t_aspect, 3)
     out["aspect_image"] = round(m_aspect, 3)
     corr = _correlation(t, m)
@@ -469,9 +474,13 @@ def compare_thumbnail(image: LoadedImage, thumb_bytes: bytes) -> dict[str, Any]:
     return out
 
 
-def _crop_dark_borders(a: np.ndarray, level: float = 16.0) -> np.ndarray:
-    rows = np.where(a.mean(axis=1) > level)[0]
-    cols = np.where(a.mean(axis=0) > level)[0]
+def _crop_dark_borders(a: np.ndarray, level: float = 24.0, flat: float = 6.0) -> np.ndarray:
+    """Remove letterbox bars: rows/columns that are both dark and flat (dark picture content
+    is rarely flat, and cropping it would change the shape we compare)."""
+    content_rows = (a.mean(axis=1) > level) | (a.std(axis=1) > flat)
+    content_cols = (a.mean(axis=0) > level) | (a.std(axis=0) > flat)
+    rows = np.where(content_rows)[0]
+    cols = np.where(content_cols)[0]
     if len(rows) < 4 or len(cols) < 4:
         return a
     return a[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
