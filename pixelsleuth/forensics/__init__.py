@@ -8,6 +8,6 @@
 ``formats/`` holds the readers and parsers they share.
 """
 
-from pixelsleuth.forensics import generator_metadata, integrity, metadata, provenance
+from pixelsleuth.forensics import generator_metadata, integrity, jpeg, metadata, provenance
 
-__all__ = ["generator_metadata", "integrity", "metadata", "provenance"]
+__all__ = ["generator_metadata", "integrity", "jpeg", "metadata", "provenance"]

@@ -26,6 +26,8 @@ PHOTOSHOP_HEADER = b"Photoshop 3.0\x00"
 
 # In entropy-coded data a marker is 0xFF followed by anything but 0x00 (stuffing) or RST0-7.
 _NEXT_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
+# A marker that may follow a segment: not stuffing, not a fill byte, not RST/SOI/EOI
+_RESYNC = re.compile(rb"\xff[\xc0-\xcf\xda-\xfe]")
 
 
 @dataclass
@@ -100,8 +102,14 @@ def read_jpeg_structure(data: bytes) -> tuple[JpegStructure, list[str]]:
     n = len(data)
     while pos < n:
         if data[pos] != 0xFF:
-            warnings.append(f"expected a marker at byte {pos}, found 0x{data[pos]:02X}")
-            break
+            # A segment length that is a little off: resynchronise on the next marker, as
+            # libjpeg and ExifTool do, and say so.
+            match = _RESYNC.search(data, pos, min(n, pos + 1024))
+            if match is None:
+                warnings.append(f"expected a marker at byte {pos}, found 0x{data[pos]:02X}")
+                break
+            warnings.append(f"skipped {match.start() - pos} unknown bytes before a marker")
+            pos = match.start()
         while pos < n and data[pos] == 0xFF:  # fill bytes
             pos += 1
         if pos >= n:
