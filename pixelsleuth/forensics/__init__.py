@@ -3,11 +3,33 @@
 - ``metadata``: EXIF/XMP/IPTC/ICC/GPS/thumbnail facts and what they imply
 - ``generator_metadata``: settings written by AI image generators
 - ``provenance``: C2PA Content Credentials and IPTC DigitalSourceType
+- ``jpeg``: JPEG tables, quality, encoder signatures, double compression
+- ``ela``: error level analysis
+- ``ghost``: JPEG ghosts of an earlier, lower-quality save
+- ``noise``: noise residual and noise-level consistency
 - ``integrity``: truncation, trailing data, structural damage
 
-``formats/`` holds the readers and parsers they share.
+``formats/`` holds the readers and parsers they share; ``maps`` the heatmap helpers.
 """
 
-from pixelsleuth.forensics import generator_metadata, integrity, jpeg, metadata, provenance
+from pixelsleuth.forensics import (
+    ela,
+    generator_metadata,
+    ghost,
+    integrity,
+    jpeg,
+    metadata,
+    noise,
+    provenance,
+)
 
-__all__ = ["generator_metadata", "integrity", "jpeg", "metadata", "provenance"]
+__all__ = [
+    "ela",
+    "generator_metadata",
+    "ghost",
+    "integrity",
+    "jpeg",
+    "metadata",
+    "noise",
+    "provenance",
+]

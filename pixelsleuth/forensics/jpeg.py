@@ -251,6 +251,20 @@ def _hist(values: np.ndarray) -> np.ndarray:
     return h / max(h.sum(), 1.0)
 
 
+def jpeg_tables(image: LoadedImage) -> tuple[JpegInfo, QualityEstimate | None] | None:
+    """The file's JPEG coding parameters and quality estimate (None if not a JPEG); memoised."""
+
+    def compute() -> tuple[JpegInfo, QualityEstimate | None] | None:
+        structure = parsed_metadata(image).containers.jpeg
+        if structure is None:
+            return None
+        info = parse_jpeg(structure)
+        luma = info.luma_table()
+        return info, None if luma is None else estimate_quality(luma, info.chroma_table())
+
+    return image.memo("jpeg_tables", compute)
+
+
 # -- the analyzer -----------------------------------------------------------------------------
 
 
@@ -268,14 +282,15 @@ class JpegAnalyzer(Analyzer):
 
     def analyze(self, image: LoadedImage) -> Finding:
         meta = parsed_metadata(image)
-        if meta.containers.kind != "jpeg" or meta.containers.jpeg is None:
+        tables = jpeg_tables(image)
+        if meta.containers.kind != "jpeg" or tables is None:
             return Finding(
                 analyzer=self.name,
                 summary=f"Not a JPEG file ({image.info.format or 'unknown format'}): there are "
                 "no JPEG tables to inspect.",
             )
-        info = parse_jpeg(meta.containers.jpeg)
-        luma, chroma = info.luma_table(), info.chroma_table()
+        info, quality = tables
+        luma = info.luma_table()
         details: dict[str, Any] = {
             "process": info.process,
             "progressive": info.process is not None and "progressive" in info.process,
@@ -287,14 +302,13 @@ class JpegAnalyzer(Analyzer):
             "table_precision_bits": info.qtable_precision,
         }
         evidence: list[Evidence] = []
-        if luma is None:
+        if luma is None or quality is None:
             return Finding(
                 analyzer=self.name,
                 summary="The JPEG has no readable quantization table; it is malformed.",
                 evidence=[Evidence("no_qtable", "No quantization table.", Direction.NEUTRAL)],
                 details=details,
             )
-        quality = estimate_quality(luma, chroma)
         details["quality"] = {
             "estimate": quality.quality,
             "exact_ijg": quality.exact,

@@ -1,0 +1,121 @@
+"""Error level analysis (ELA): how much each region changes when the image is saved again.
+
+Regions with the same compression history change by similar amounts; a region pasted from
+elsewhere, or retouched after the last save, can stand out. ELA assumes a JPEG history: on a
+never-compressed image (PNG, lossless WebP) it mostly shows edges and texture, and after heavy
+or repeated compression the error levels even out.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pixelsleuth.analyzers import Analyzer, register
+from pixelsleuth.forensics.formats.parsed import parsed_metadata
+from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
+from pixelsleuth.imageio import LoadedImage
+from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
+
+ELA_QUALITY = 90
+ELA_BLOCK = 16
+
+
+def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
+    """Per-pixel error level: max over R, G, B of |image − JPEG re-save at ``quality``|.
+
+    ``rgb``: uint8 H×W×3. Returns float32 H×W in 0–255 (grey levels).
+    """
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    resaved = np.asarray(Image.open(buf).convert("RGB"), dtype=np.int16)
+    return np.abs(rgb.astype(np.int16) - resaved).max(axis=2).astype(np.float32)
+
+
+def ela_unevenness(block_levels: np.ndarray) -> tuple[float, np.ndarray]:
+    """How much the most extreme regions differ from the typical error level.
+
+    ``block_levels``: mean error level per block (grey levels). Returns a score in [0, 1] (a
+    logistic of the robust z-score of the 99th-percentile block) and the per-block robust
+    z-scores of log error level.
+    """
+    logs = np.log1p(block_levels)
+    z = robust_z(logs)
+    extreme = float(np.percentile(np.abs(z), 99)) if z.size else 0.0
+    score = 1.0 / (1.0 + np.exp(-(extreme - 6.0) / 1.5))  # ~0.07 at z=2, 0.5 at z=6
+    return float(score), z.astype(np.float32)
+
+
+@register
+class ElaAnalyzer(Analyzer):
+    name = "ela"
+    title = "Error level analysis"
+    explains = (
+        "Bright regions changed more than the rest when the image was saved again; a region "
+        "with a different compression history can stand out, but edges and texture also look "
+        "bright, and ELA says little about never-compressed or heavily recompressed images."
+    )
+    order = 50
+
+    def analyze(self, image: LoadedImage) -> Finding:
+        rgb = image.rgb()
+        levels = error_level(rgb)
+        blocks = block_mean(levels, ELA_BLOCK)
+        if blocks.size < 16:
+            return Finding(self.name, "The image is too small for error level analysis.")
+        score, _ = ela_unevenness(blocks)
+        kind = parsed_metadata(image).containers.kind
+        details: dict[str, Any] = {
+            "resave_quality": ELA_QUALITY,
+            "block": ELA_BLOCK,
+            "mean_error_level": round(float(levels.mean()), 3),
+            "p99_block_error_level": round(float(np.percentile(blocks, 99)), 3),
+            "unevenness": round(score, 4),
+        }
+        # amplified for display: error levels are a few grey levels at most
+        heat = Heatmap(
+            "ela",
+            f"Error level after re-saving at quality {ELA_QUALITY}, amplified "
+            "(bright = changed more).",
+            limit_size(normalize(levels, 0.5, 99.5)),
+        )
+        evidence: list[Evidence] = []
+        if kind != "jpeg":
+            summary = (
+                "This image has no JPEG history to compare against, so error levels mostly "
+                "follow edges and texture; ELA is not informative here."
+            )
+            return Finding(self.name, summary, None, evidence, details, [heat])
+        jpeg_quality = _jpeg_quality(image)
+        details["file_quality"] = jpeg_quality
+        if jpeg_quality is not None and jpeg_quality < 70:
+            summary = (
+                f"The file is heavily compressed (quality about {jpeg_quality:.0f}), which evens "
+                "out error levels; ELA cannot say much here."
+            )
+            return Finding(self.name, summary, None, evidence, details, [heat])
+        if score >= 0.5:
+            evidence.append(
+                Evidence(
+                    "ela_uneven",
+                    "Some regions have a clearly different error level from the rest of the "
+                    "image, as a pasted or retouched region can (check them against edges and "
+                    "texture on the map).",
+                    Direction.EDITED,
+                    round(0.3 + 0.4 * score, 3),
+                )
+            )
+            summary = evidence[0].message
+        else:
+            summary = "Error levels are even across the image: no region stands out."
+        return Finding(self.name, summary, round(0.2 + 0.6 * score, 4), evidence, details, [heat])
+
+
+def _jpeg_quality(image: LoadedImage) -> float | None:
+    from pixelsleuth.forensics.jpeg import jpeg_tables
+
+    tables = jpeg_tables(image)
+    return None if tables is None or tables[1] is None else tables[1].quality

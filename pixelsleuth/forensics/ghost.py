@@ -1,0 +1,220 @@
+"""JPEG ghosts: a region that was once saved at a lower quality than the rest of the image.
+
+Re-saving at quality q changes an image least where it was already quantized at q, so a region
+with another compression history leaves a "ghost" (a local minimum of the difference) at its
+own earlier quality (H. Farid, "Exposing digital forgeries from JPEG ghosts", 2009). The ghost
+appears when the region's 8×8 grid lines up with the image's, which is common but not certain.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import uniform_filter
+
+from pixelsleuth.analyzers import Analyzer, register
+from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
+from pixelsleuth.imageio import LoadedImage
+from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
+
+GHOST_QUALITIES = tuple(range(50, 100, 5))
+GHOST_BLOCK = 16
+MIN_SPREAD = 1.0  # grey levels²: blocks whose difference varies less across qualities are flat
+GRID_CELL = 16  # pixels per cell of the blocking map (a multiple of 8)
+GRID_WINDOW = 5  # cells per side of the sliding window the grid is measured over
+GRID_Z = 10.0  # robust z of the blockiest area where grid evidence reaches 0.5 (see below)
+GHOST_SHARE = 0.2  # share of the image at an earlier quality's minimum that counts as a ghost
+# GRID_Z and GHOST_SHARE are the 95th and 99th percentiles of once-compressed photos outside
+# real/camera (corpus real/ml72 and real/copy-move saved at q85/90/95); splices of those
+# photos have a median grid z of 12.9. real/camera is kept for evaluation.
+GHOST_GAP = 8  # quality points kept between the file's quality and the highest tried
+GHOST_NEAR_MIN = 0.15  # normalised difference under which a block counts as at its minimum
+
+
+def ghost_differences(
+    rgb: np.ndarray, qualities: tuple[int, ...] = GHOST_QUALITIES, block: int = GHOST_BLOCK
+) -> np.ndarray:
+    """Block-mean squared difference between the image and its re-save at each quality.
+
+    ``rgb``: uint8 H×W×3. Returns float32 (len(qualities), H/block, W/block), grey levels².
+    """
+    ref = rgb.astype(np.float32)
+    out = []
+    for q in qualities:
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, "JPEG", quality=q)
+        resaved = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32)
+        out.append(block_mean(((ref - resaved) ** 2).mean(axis=2), block))
+    return np.stack(out)
+
+
+def ghost_map(
+    diffs: np.ndarray, qualities: tuple[int, ...], below: float | None = None
+) -> tuple[np.ndarray, int | None, float]:
+    """The strongest ghost: (map in [0, 1], its quality, the share of the image it covers).
+
+    Each block's differences are normalised across qualities (0 = its minimum, 1 = its
+    maximum). Re-saving a once-compressed block changes it less and less as the quality
+    rises, so at a low quality it is far from its minimum; a ghost block is at its minimum at
+    its earlier quality. The quality chosen is where the most blocks are within
+    ``GHOST_NEAR_MIN`` of their minimum while the typical block is far from its own; the
+    share is 0 unless the typical block is (median normalised difference above 0.3).
+    """
+    lo = diffs.min(axis=0)
+    spread = diffs.max(axis=0) - lo
+    informative = spread > MIN_SPREAD  # flat blocks barely change at any quality: noise
+    empty = np.zeros(diffs.shape[1:], np.float32)
+    candidates = [
+        i for i, q in enumerate(qualities[:-1]) if below is None or q <= below - GHOST_GAP
+    ]  # the highest quality tried is where every once-compressed block's minimum lies
+    if informative.sum() < 16 or not candidates:
+        return empty, None, 0.0
+    norm = (diffs - lo) / np.maximum(spread, 1e-6)
+
+    def contrast(i: int) -> float:
+        # ghost blocks at their minimum while the typical block is far from its own
+        values = norm[i][informative]
+        return float((values < GHOST_NEAR_MIN).mean() * np.median(values))
+
+    best_i = max(candidates, key=contrast)
+    values = norm[best_i][informative]
+    share = float((values < GHOST_NEAR_MIN).mean()) if np.median(values) > 0.3 else 0.0
+    heat = np.where(informative, 1.0 - norm[best_i], 0.0)
+    return heat.astype(np.float32), qualities[best_i], share
+
+
+def _boundary_excess(g: np.ndarray, axis: int) -> np.ndarray:
+    """|difference| across each pixel boundary minus the mean of its two neighbours' (≥ 0):
+    a step between blocks stands out, a smooth gradient or texture does not."""
+    a = np.abs(np.diff(g, axis=axis))
+    padded = np.pad(a, [(1, 1) if ax == axis else (0, 0) for ax in range(2)], mode="edge")
+    before = np.take(padded, range(0, a.shape[axis]), axis=axis)
+    after = np.take(padded, range(2, a.shape[axis] + 2), axis=axis)
+    return np.maximum(a - 0.5 * (before + after), 0.0)
+
+
+def blocking_map(gray: np.ndarray, cell: int = GRID_CELL, window: int = GRID_WINDOW) -> np.ndarray:
+    """Local strength of 8×8 JPEG blocking, at whatever grid phase it has.
+
+    The step across each pixel boundary (its |difference| in excess of its neighbours') is
+    profiled by column (row) phase modulo 8 over sliding windows of ``window``×``window``
+    cells of ``cell`` pixels; a JPEG grid makes one phase stand out. Returns float32
+    (H/cell, W/cell): (peak − median) / mean of each profile, summed over both directions.
+    A region that went through an earlier, coarser compression shows a stronger grid, or one
+    at another phase than the rest of the image.
+    """
+    h, w = (gray.shape[0] // cell) * cell, (gray.shape[1] // cell) * cell
+    if h == 0 or w == 0:
+        return np.zeros((0, 0), np.float32)
+    g = np.pad(gray.astype(np.float32), ((0, 1), (0, 1)), mode="edge")
+    steps_x = _boundary_excess(g[:h, : w + 1], axis=1)  # boundary after column x
+    steps_y = _boundary_excess(g[: h + 1, :w], axis=0)
+    per = cell // 8
+    prof_x = steps_x.reshape(h // cell, cell, w // cell, per, 8).sum(axis=(1, 3))
+    prof_y = steps_y.reshape(h // cell, per, 8, w // cell, cell).sum(axis=(1, 4))
+    prof_y = prof_y.transpose(0, 2, 1)
+    floor = 0.1 * cell * cell / 8  # a tenth of a grey level per boundary: flat areas
+    strength = np.zeros(prof_x.shape[:2], np.float32)
+    for prof in (prof_x, prof_y):
+        prof = uniform_filter(prof, size=(window, window, 1), mode="nearest")
+        strength += (prof.max(axis=2) - np.median(prof, axis=2)) / (prof.mean(axis=2) + floor)
+    return strength
+
+
+@register
+class GhostAnalyzer(Analyzer):
+    name = "ghost"
+    title = "JPEG ghosts"
+    explains = (
+        "Traces of an earlier JPEG compression in part of the image: a ghost appears where a "
+        "region saved before at a lower quality is re-saved at that quality (when its 8×8 grid "
+        "lines up with the image's), and a pasted region's block artefacts can be stronger or "
+        "out of step with the rest; smooth and strongly textured areas can mislead both."
+    )
+    order = 55
+
+    def analyze(self, image: LoadedImage) -> Finding:
+        from pixelsleuth.forensics.jpeg import jpeg_tables
+
+        rgb = image.rgb()
+        tables = jpeg_tables(image)
+        file_quality = tables[1].quality if tables and tables[1] else None
+        evidence: list[Evidence] = []
+        maps: list[Heatmap] = []
+        details: dict[str, Any] = {"file_quality": file_quality}
+
+        grid = blocking_map(image.gray())
+        if grid.size >= 16:
+            grid_z = robust_z(grid)
+            grid_extreme = float(np.percentile(grid_z, 99.5))
+            grid_score = 1.0 / (1.0 + np.exp(-(grid_extreme - GRID_Z) / 1.0))
+            details["grid"] = {"extreme_z": round(grid_extreme, 3), "score": round(grid_score, 4)}
+            maps.append(
+                Heatmap(
+                    "jpeg_grid",
+                    "Strength of 8×8 JPEG blocking in each area, at any grid position (bright = "
+                    "stronger or shifted blocking than elsewhere: a trace of another compression).",
+                    limit_size(normalize(grid, 1, 99.5)),
+                )
+            )
+            if grid_score >= 0.5:
+                evidence.append(
+                    Evidence(
+                        "jpeg_grid_anomaly",
+                        "One area shows JPEG block artefacts much stronger than, or out of step "
+                        "with, the rest of the image: a sign of a region pasted from another JPEG.",
+                        Direction.EDITED,
+                        round(0.3 + 0.4 * grid_score, 3),
+                    )
+                )
+
+        # Near the file's own quality every block changes little (the last save quantized it
+        # there), which would hide an earlier ghost: look only well below it.
+        qualities = tuple(
+            q for q in GHOST_QUALITIES if file_quality is None or q <= file_quality - GHOST_GAP
+        )
+        share = 0.0
+        if len(qualities) >= 3:
+            diffs = ghost_differences(rgb, qualities)
+            if diffs.shape[1] * diffs.shape[2] >= 16:
+                heat, q_star, share = ghost_map(diffs, qualities, file_quality)
+                details.update(
+                    qualities=list(qualities),
+                    strongest_ghost_quality=q_star,
+                    ghost_share=round(share, 4),
+                )
+                maps.insert(
+                    0,
+                    Heatmap(
+                        "ghost",
+                        f"How close each area is to its smallest change when re-saved at quality "
+                        f"{q_star} (bright = a ghost of an earlier save at that quality).",
+                        limit_size(heat),
+                    ),
+                )
+                if share >= GHOST_SHARE:
+                    evidence.append(
+                        Evidence(
+                            "jpeg_ghost",
+                            f"Part of the image behaves as if it had been saved before at quality "
+                            f"{q_star}, unlike the rest: a sign of a region pasted from another "
+                            "JPEG.",
+                            Direction.EDITED,
+                            round(min(0.75, 0.35 + 2 * share), 3),
+                        )
+                    )
+        else:
+            details["note"] = "the file's quality is too low to look for an earlier, lower one"
+        if not maps:
+            return Finding(self.name, "The image is too small to look for JPEG ghosts.")
+        strongest = max(evidence, key=lambda e: e.strength, default=None)
+        summary = (
+            strongest.message
+            if strongest
+            else ("No area shows traces of a different, earlier JPEG compression.")
+        )
+        score = 0.5 + 0.5 * strongest.strength if strongest else 0.3
+        return Finding(self.name, summary, round(score, 4), evidence, details, maps)

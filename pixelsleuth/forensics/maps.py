@@ -1,0 +1,85 @@
+"""Helpers for heatmaps: block statistics, normalisation, resizing and PNG output.
+
+Maps are float32 arrays in [0, 1] (higher = more suspicious), usually at block resolution to
+keep reports small; :func:`to_image_size` brings them back to the image grid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MAX_MAP_SIDE = 1024  # maps are kept at most this large: enough to see, small to keep
+
+
+def block_view(x: np.ndarray, block: int) -> np.ndarray:
+    """(H, W) -> (H // block, W // block, block, block), dropping the ragged edge."""
+    h, w = (x.shape[0] // block) * block, (x.shape[1] // block) * block
+    return x[:h, :w].reshape(h // block, block, w // block, block).swapaxes(1, 2)
+
+
+def block_mean(x: np.ndarray, block: int) -> np.ndarray:
+    return block_view(x, block).mean(axis=(2, 3), dtype=np.float64).astype(np.float32)
+
+
+def normalize(x: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
+    """Scale by robust percentiles into [0, 1] (float32)."""
+    x = np.asarray(x, dtype=np.float32)
+    finite = x[np.isfinite(x)]
+    if finite.size == 0:
+        return np.zeros_like(x)
+    a, b = np.percentile(finite, [lo, hi])
+    if b - a < 1e-12:
+        return np.zeros_like(x)
+    return np.clip((x - a) / (b - a), 0.0, 1.0).astype(np.float32)
+
+
+def limit_size(x: np.ndarray, max_side: int = MAX_MAP_SIDE) -> np.ndarray:
+    """Downscale a map (area average) so that its longer side is at most ``max_side``."""
+    h, w = x.shape
+    if max(h, w) <= max_side:
+        return x.astype(np.float32)
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(x.astype(np.float32), "F").resize(size, Image.Resampling.BOX))
+
+
+def to_image_size(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize a map to the image grid (bilinear), e.g. to compare with a ground-truth mask."""
+    im = Image.fromarray(np.asarray(x, np.float32), "F")
+    return np.asarray(im.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def robust_z(x: np.ndarray) -> np.ndarray:
+    """(x - median) / (1.4826 · MAD), a z-score that outliers do not inflate."""
+    med = np.median(x)
+    mad = np.median(np.abs(x - med)) * 1.4826
+    return (x - med) / max(mad, 1e-9)
+
+
+# A perceptually ordered colormap (black → purple → orange → yellow), 5 anchors interpolated.
+_ANCHORS = np.array(
+    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
+)
+_LUT = np.stack(
+    [np.interp(np.linspace(0, 4, 256), np.arange(5), _ANCHORS[:, c]) for c in range(3)], axis=1
+).astype(np.uint8)
+
+
+def colorize(x: np.ndarray) -> np.ndarray:
+    """[0, 1] map -> uint8 RGB using the colormap."""
+    idx = np.clip(np.nan_to_num(x) * 255.0, 0, 255).astype(np.uint8)
+    return _LUT[idx]
+
+
+def save_heatmap(x: np.ndarray, path: str | Path, width: int | None = None) -> Path:
+    """Write a colour PNG of a [0, 1] map (nearest-neighbour upscaled to ``width`` if given)."""
+    im = Image.fromarray(colorize(x))
+    if width and im.width < width:
+        height = max(1, round(im.height * width / im.width))
+        im = im.resize((width, height), Image.Resampling.NEAREST)
+    path = Path(path)
+    im.save(path, "PNG")
+    return path
