@@ -60,6 +60,10 @@ def analyze(
         Path | None,
         typer.Option(help="PEM file of C2PA trust anchors (root certificates you trust)."),
     ] = None,
+    maps: Annotated[
+        Path | None,
+        typer.Option(help="Write every heatmap as a PNG file into this folder."),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show all evidence.")] = False,
 ) -> None:
     """Analyse images and print what each analyzer found.
@@ -71,7 +75,7 @@ def analyze(
     from pixelsleuth.analyze import analyze_file
     from pixelsleuth.analyzers import create_analyzers
     from pixelsleuth.imageio import Limits
-    from pixelsleuth.render import render_text
+    from pixelsleuth.render import render_text, write_heatmaps
 
     if c2pa_trust_anchors is not None:
         if not c2pa_trust_anchors.is_file():
@@ -90,6 +94,11 @@ def analyze(
         if report.error:
             failed += 1
             typer.echo(f"pixelsleuth: {path}: {report.error}", err=True)
+        if maps is not None:
+            try:
+                write_heatmaps(report, maps)
+            except OSError as exc:
+                _fail(f"cannot write heatmaps to {maps}: {exc.strerror or exc}")
         if json_out:
             typer.echo(report.to_json(indent=2 if len(paths) == 1 else None))
         else:

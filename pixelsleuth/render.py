@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import textwrap
+from pathlib import Path
 
 from pixelsleuth.report import Report
 
@@ -58,3 +61,23 @@ def _size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+def write_heatmaps(report: Report, folder: str | Path, max_width: int = 1024) -> list[Path]:
+    """Write every heatmap of ``report`` as a colour PNG in ``folder`` (created if needed):
+    ``<file stem>-<sha256 prefix>.<analyzer>.<map>.png``. Records each path on its Heatmap."""
+    from pixelsleuth.forensics.maps import save_heatmap
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(report.file.path).stem)[:80] or "image"
+    tag = (report.file.sha256 or hashlib.sha256(report.file.path.encode()).hexdigest())[:8]
+    width = min(report.file.width or max_width, max_width)
+    written = []
+    for finding in report.findings:
+        for heat in finding.heatmaps:
+            path = folder / f"{stem}-{tag}.{finding.analyzer}.{heat.name}.png"
+            save_heatmap(heat.data, path, width=width if heat.name != "spectrum" else None)
+            heat.path = str(path)
+            written.append(path)
+    return written

@@ -66,9 +66,13 @@ class Heatmap:
     name: str
     description: str
     data: np.ndarray  # float32, H x W, values in [0, 1]
+    path: str | None = None  # set once the map was written as a PNG file
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "shape": list(self.data.shape)}
+        out = {"name": self.name, "description": self.description, "shape": list(self.data.shape)}
+        if self.path:
+            out["path"] = self.path
+        return out
 
 
 @dataclass

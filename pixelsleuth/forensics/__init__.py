@@ -7,12 +7,15 @@
 - ``ela``: error level analysis
 - ``ghost``: JPEG ghosts of an earlier, lower-quality save
 - ``noise``: noise residual and noise-level consistency
+- ``copymove``: regions copied within the image
+- ``spectrum``: periodic traces in the noise spectrum
 - ``integrity``: truncation, trailing data, structural damage
 
 ``formats/`` holds the readers and parsers they share; ``maps`` the heatmap helpers.
 """
 
 from pixelsleuth.forensics import (
+    copymove,
     ela,
     generator_metadata,
     ghost,
@@ -21,9 +24,11 @@ from pixelsleuth.forensics import (
     metadata,
     noise,
     provenance,
+    spectrum,
 )
 
 __all__ = [
+    "copymove",
     "ela",
     "generator_metadata",
     "ghost",
@@ -32,4 +37,5 @@ __all__ = [
     "metadata",
     "noise",
     "provenance",
+    "spectrum",
 ]
