@@ -37,7 +37,9 @@ def _load(path: Path, max_side: int) -> Image.Image | None:
     return im if min(im.size) >= 256 else None
 
 
-def make_splices(photos: list[Path], n: int = 50, seed: int = 0, max_side: int = 768) -> list[Splice]:
+def make_splices(
+    photos: list[Path], n: int = 50, seed: int = 0, max_side: int = 768
+) -> list[Splice]:
     rng = np.random.default_rng(seed)
     images = [(p, im) for p in photos if (im := _load(p, max_side)) is not None]
     out = []
@@ -70,6 +72,9 @@ def make_splices(photos: list[Path], n: int = 50, seed: int = 0, max_side: int =
         mask[ty : ty + rh, tx : tx + rw] = True
         final = io.BytesIO()
         Image.fromarray(host_px).save(final, "JPEG", quality=q_final)
-        out.append(Splice(final.getvalue(), mask, q_donor, q_final, aligned,
-                          host_path.name, donor_path.name))
+        out.append(
+            Splice(
+                final.getvalue(), mask, q_donor, q_final, aligned, host_path.name, donor_path.name
+            )
+        )
     return out

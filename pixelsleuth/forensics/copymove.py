@@ -35,7 +35,7 @@ ZNCC_MIN = 0.95  # a copy correlates with its source nearly perfectly; look-alik
 # as possible copies only.
 EXACT_ZNCC = 0.99
 MIN_AREA_FRACTION = 0.0005  # verified area per side (of the image) for a detection
-MIN_TEXTURE = 3.0  # grey levels of local std: flatter windows correlate with anything
+MIN_TEXTURE = 1.0  # grey levels of local std: below this even sensor noise is gone
 
 
 @dataclass
@@ -186,12 +186,12 @@ def _clean(mask: np.ndarray) -> np.ndarray:
 def _block_shifts(gray: np.ndarray, stats: dict[str, Any], block: int = 16, step: int = 2):
     """Shift vectors shared by many look-alike blocks, most votes first.
 
-    Each ``block``-pixel block (every ``step`` pixels, on a copy at most 640 px wide) is
+    Each ``block``-pixel block (every ``step`` pixels, on a copy at most 1024 px wide) is
     described by the means of its 4×4 sub-blocks; rows sorted lexicographically on coarsely
     quantized features are compared with their next three neighbours, and pairs closer than
     1.5 grey levels on average vote for their shift.
     """
-    scale = min(1.0, 640 / max(gray.shape))
+    scale = min(1.0, 1024 / max(gray.shape))
     small = (
         cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         if scale < 1
@@ -211,6 +211,9 @@ def _block_shifts(gray: np.ndarray, stats: dict[str, Any], block: int = 16, step
     feats, pos = feats[textured], np.stack([ys, xs], axis=1)[textured]
     if len(feats) < 8:
         return []
+    exact = (
+        _exact_duplicate_shifts(feats, pos, max(MIN_SHIFT, 2 * block) * scale) if scale == 1 else []
+    )
     order = np.lexsort(np.round(feats / 4.0).T[::-1])
     feats, pos = feats[order], pos[order]
     shifts = []
@@ -219,15 +222,46 @@ def _block_shifts(gray: np.ndarray, stats: dict[str, Any], block: int = 16, step
         d = pos[k:][close] - pos[:-k][close]
         shifts.append(d * np.where(d[:, :1] < 0, -1, 1))  # one orientation per pair
     shifts = np.concatenate(shifts)
-    shifts = shifts[np.hypot(shifts[:, 0], shifts[:, 1]) >= MIN_SHIFT * scale]
+    # look-alike smooth blocks pile up at short shifts; a copy moved less than two blocks is
+    # also found by the keypoints
+    shifts = shifts[np.hypot(shifts[:, 0], shifts[:, 1]) >= max(MIN_SHIFT, 2 * block) * scale]
     stats["block_pairs"] = len(shifts)
+    stats["exact_block_shifts"] = len(exact)
     if len(shifts) == 0:
-        return []
+        return exact
     vectors, counts = np.unique(shifts, axis=0, return_counts=True)
-    best = np.argsort(-counts)[:3]
-    return [
-        ((vectors[i] / scale).round().astype(int), int(counts[i])) for i in best if counts[i] >= 20
-    ]
+    chosen: list[tuple[np.ndarray, int]] = [(v, n) for v, n in exact]
+    for i in np.argsort(-counts):
+        if counts[i] < 10 or len(chosen) >= 8 + len(exact):
+            break
+        # neighbouring vectors are the same shift seen through rounding: merge their votes
+        near = np.abs(vectors - vectors[i]).max(axis=1) <= 2
+        if any(np.abs(v - vectors[i]).max() <= 2 for v, _ in chosen):
+            continue
+        chosen.append((vectors[i], int(counts[near].sum())))
+    return [((v / scale).round().astype(int), votes) for v, votes in chosen]
+
+
+def _exact_duplicate_shifts(feats: np.ndarray, pos: np.ndarray, min_shift: float):
+    """Shifts between blocks whose features are bit-for-bit equal (a lossless copy), with at
+    least 10 blocks agreeing, most votes first (at most 4)."""
+    _, inverse, counts = np.unique(feats, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    dup = counts[inverse] >= 2
+    if not dup.any():
+        return []
+    order = np.argsort(inverse[dup], kind="stable")
+    groups, where = inverse[dup][order], pos[dup][order]
+    starts = np.r_[0, np.nonzero(np.diff(groups))[0] + 1]
+    first = np.repeat(where[starts], np.diff(np.r_[starts, len(groups)]), axis=0)
+    d = where - first
+    d = d * np.where(d[:, :1] < 0, -1, 1)
+    d = d[np.hypot(d[:, 0], d[:, 1]) >= min_shift]
+    if len(d) == 0:
+        return []
+    vectors, votes = np.unique(d, axis=0, return_counts=True)
+    top = [i for i in np.argsort(-votes)[:4] if votes[i] >= 10]
+    return [(vectors[i], int(votes[i])) for i in top]
 
 
 @register

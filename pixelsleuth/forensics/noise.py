@@ -46,7 +46,7 @@ def block_noise_sigma(gray: np.ndarray, block: int = NOISE_BLOCK) -> np.ndarray:
 def noise_inconsistency(sigma: np.ndarray, brightness: np.ndarray) -> tuple[float, np.ndarray]:
     """Score in [0, 1] for how inconsistent the block noise levels are, and a per-block map of
     |robust z| of log σ. Blocks that are nearly black or white (noise clipped) are ignored."""
-    usable = (brightness > 12) & (brightness < 243) & (sigma > 0.05)
+    usable = (brightness > 12) & (brightness < 243)  # clipped areas have no noise to measure
     logs = np.log(np.maximum(sigma, 0.05))
     z = np.zeros_like(logs)
     if usable.sum() < 16:

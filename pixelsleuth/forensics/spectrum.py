@@ -25,8 +25,9 @@ MIN_RADIUS = 0.05  # cycles/pixel: below this, image content dominates
 
 
 def residual_spectrum(gray: np.ndarray, size: int = SPECTRUM_SIZE) -> np.ndarray:
-    """Whitened power spectrum of the noise residual of a central ``size``×``size`` crop
-    (smaller images use their largest central square). ``gray``: float H×W, 0–255.
+    """Whitened power spectrum of the noise residual (and of its magnitude) of a central
+    ``size``×``size`` crop (smaller images use their largest central square). ``gray``: float
+    H×W, 0–255.
 
     Returns float32 size×size, zero frequency at the centre, each value the power divided by
     the median power around it (1 = typical, ≫ 1 = a peak).
@@ -36,9 +37,14 @@ def residual_spectrum(gray: np.ndarray, size: int = SPECTRUM_SIZE) -> np.ndarray
     y0, x0 = (gray.shape[0] - n) // 2, (gray.shape[1] - n) // 2
     residual = median_residual(gray[y0 : y0 + n, x0 : x0 + n])
     window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
-    spec = np.abs(np.fft.fftshift(np.fft.fft2((residual - residual.mean()) * window))) ** 2
-    background = median_filter(spec, size=9, mode="wrap")
-    return (spec / np.maximum(background, 1e-9)).astype(np.float32)
+    whitened = []
+    # A fixed pattern (a generator's checkerboard) is periodic in the residual itself; an
+    # interpolated image has a periodic *variance* instead, which shows in |residual|.
+    for signal in (residual, np.abs(residual)):
+        spec = np.abs(np.fft.fftshift(np.fft.fft2((signal - signal.mean()) * window))) ** 2
+        background = median_filter(spec, size=9, mode="wrap")
+        whitened.append(spec / np.maximum(background, 1e-9))
+    return np.maximum(*whitened).astype(np.float32)
 
 
 def find_peaks(whitened: np.ndarray, ratio: float = PEAK_RATIO) -> list[dict[str, Any]]:
