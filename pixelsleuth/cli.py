@@ -109,6 +109,130 @@ def analyze(
         raise typer.Exit(code=1)
 
 
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder (imagefolder layout).")],
+    model: Annotated[
+        str | None,
+        typer.Option(help="Pipeline: a diffusers folder, a .safetensors/.ckpt file or a hub id."),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="text-to-image, image-to-image or aligned.")
+    ] = "text-to-image",
+    autoencoder: Annotated[
+        str | None,
+        typer.Option(help="aligned: a tiny autoencoder (e.g. taef2) or VAE folder."),
+    ] = None,
+    images: Annotated[
+        Path | None, typer.Option(help="Real photos (image-to-image, aligned).")
+    ] = None,
+    count: Annotated[int, typer.Option(help="Images to make (or photos to use; 0 = all).")] = 8,
+    prompts: Annotated[
+        Path | None, typer.Option(help="Prompt file, one per line (default: built-in sampler).")
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Denoising steps.")] = 25,
+    guidance: Annotated[float, typer.Option(help="Classifier-free guidance scale.")] = 7.5,
+    strength: Annotated[float, typer.Option(help="image-to-image strength.")] = 0.5,
+    aligned_strength: Annotated[
+        float, typer.Option(help="aligned: add an image-to-image pass at this strength.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="First seed; image i uses seed + i.")] = 0,
+    batch_size: Annotated[int, typer.Option(help="Images per pipeline call.")] = 1,
+    width: Annotated[int | None, typer.Option(help="Output width (text-to-image).")] = None,
+    height: Annotated[int | None, typer.Option(help="Output height (text-to-image).")] = None,
+    max_side: Annotated[
+        int | None, typer.Option(help="Shrink input photos to this long side.")
+    ] = None,
+    format: Annotated[str, typer.Option(help="png, jpeg or webp.")] = "png",
+    quality: Annotated[int, typer.Option(help="JPEG/WebP quality.")] = 95,
+    provenance: Annotated[
+        bool,
+        typer.Option(help="Embed provenance metadata (turn off for training sets)."),
+    ] = True,
+    holdout_split: Annotated[
+        str | None, typer.Option(help="Put everything from this generator into one split.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="cuda, mps or cpu (default: best).")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="float32, float16 or bfloat16 (default: by device).")
+    ] = None,
+    lora: Annotated[str | None, typer.Option(help="A LoRA to load (e.g. LCM-LoRA).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="'lcm' to use LCMScheduler (for LCM-LoRA).")
+    ] = None,
+) -> None:
+    """Generate labelled fake images into an imagefolder dataset (resumable)."""
+    from pixelsleuth.datasets.generate import GenerationConfig
+    from pixelsleuth.datasets.generate import generate as run
+    from pixelsleuth.datasets.pipelines import GenerationError
+
+    config = GenerationConfig(
+        out=out,
+        mode=mode,
+        model=model,
+        autoencoder=autoencoder,
+        images=images,
+        count=count,
+        prompts_file=prompts,
+        steps=steps,
+        guidance=guidance,
+        strength=strength,
+        aligned_strength=aligned_strength,
+        seed=seed,
+        batch_size=batch_size,
+        width=width,
+        height=height,
+        max_side=max_side,
+        format=format,
+        quality=quality,
+        provenance=provenance,
+        holdout_split=holdout_split,
+        device=device,
+        dtype=dtype,
+        lora=lora,
+        scheduler=scheduler,
+    )
+    try:
+        summary = run(config)
+    except (GenerationError, ValueError) as exc:
+        _fail(str(exc))
+    line = f"wrote {summary.written} images ({summary.skipped} already there)"
+    if summary.real_written:
+        line += f" and {summary.real_written} real twins"
+    if summary.psnr:
+        line += f"; round-trip PSNR mean {sum(summary.psnr) / len(summary.psnr):.2f} dB"
+    typer.echo(f"{line}; {summary.seconds:.1f} s → {out}")
+
+
+datasets_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("add-real")
+def add_real(
+    folder: Annotated[Path, typer.Argument(help="A folder of real photos (read only).")],
+    out: Annotated[Path, typer.Option("--out", help="The dataset folder.")],
+    format: Annotated[
+        str, typer.Option(help="keep (copy bytes) or png/jpeg/webp to re-encode.")
+    ] = "keep",
+    quality: Annotated[int, typer.Option(help="JPEG/WebP quality when re-encoding.")] = 95,
+    max_side: Annotated[int | None, typer.Option(help="Shrink when re-encoding.")] = None,
+) -> None:
+    """Add real photos to a dataset with label "real"; the originals are never modified."""
+    from pixelsleuth.datasets.real import add_real as run
+
+    try:
+        summary = run(folder, out, format=format, quality=quality, max_side=max_side)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    for path, reason in summary.rejected:
+        typer.echo(f"pixelsleuth: {path}: skipped ({reason})", err=True)
+    typer.echo(
+        f"added {summary.added} real images ({summary.skipped} already there, "
+        f"{len(summary.rejected)} unreadable) → {out}"
+    )
+
+
 @app.command("analyzers")
 def list_analyzers() -> None:
     """List the available analyzers and what each one tells you."""

@@ -90,7 +90,8 @@ class ImageFolderDataset:
             manifest = self.root / s / "metadata.jsonl"
             if not manifest.is_file():
                 continue
-            seen: set[str] = set()
+            latest: dict[str, Row] = {}  # a regenerated file's newest row wins
+            known = set(Row.__dataclass_fields__)
             for line in manifest.read_text(encoding="utf-8").splitlines():
                 if not line.strip():
                     continue
@@ -98,14 +99,12 @@ class ImageFolderDataset:
                     data = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut by a crash
-                if (
-                    data.get("file_name") in seen
-                    or not (self.root / s / data["file_name"]).is_file()
-                ):
-                    continue
-                seen.add(data["file_name"])
-                known = {f for f in Row.__dataclass_fields__}
-                yield s, Row(**{k: v for k, v in data.items() if k in known})
+                name = data.get("file_name")
+                if isinstance(name, str) and (self.root / s / name).is_file():
+                    latest.pop(name, None)
+                    latest[name] = Row(**{k: v for k, v in data.items() if k in known})
+            for row in latest.values():
+                yield s, row
 
     def existing(self) -> set[str]:
         """Paths (split/file_name) of rows whose file exists: what a resumed run may skip."""

@@ -1,0 +1,373 @@
+"""`pixelsleuth generate` and `datasets add-real` with tiny pipelines built and saved here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from pixelsleuth.analyze import analyze_file
+from pixelsleuth.cli import app
+
+from .conftest import CORPUS, file_state, jpeg_bytes, photo_like
+from .tiny_diffusers import build_lora, build_sd, build_sdxl
+
+TAEF2 = CORPUS.parent / "models" / "taef2"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        "sd": build_sd(root / "sd"),
+        "sdxl": build_sdxl(root / "sdxl"),
+        "lcm": build_sd(root / "lcm", lcm=True),
+        "lora": build_lora(root / "lora", root / "sd"),
+    }
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("photos")
+    for i, (h, w) in enumerate([(96, 128), (120, 96), (64, 64)]):
+        (folder / f"photo{i}.jpg").write_bytes(jpeg_bytes(photo_like(h, w, seed=i)))
+    return folder
+
+
+def cli(*args: str) -> str:
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def rows(out: Path) -> dict[str, dict]:
+    found = {}
+    for split in ("train", "validation", "test"):
+        manifest = out / split / "metadata.jsonl"
+        if manifest.is_file():
+            for line in manifest.read_text().splitlines():
+                row = json.loads(line)
+                found[f"{split}/{row['file_name']}"] = row
+    return found
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+PIPELINES = {  # name -> (pipeline class, scheduler class, guidance)
+    "sd": ("StableDiffusionPipeline", "DDIMScheduler", "5.0"),
+    "sdxl": ("StableDiffusionXLPipeline", "EulerDiscreteScheduler", "5.0"),
+    "lcm": ("LatentConsistencyModelPipeline", "LCMScheduler", "1.0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_text_to_image_rows_determinism_and_resume(models, tmp_path, name):
+    pipeline, scheduler, guidance = PIPELINES[name]
+    out = tmp_path / "ds"
+    args = [
+        "generate",
+        "--model",
+        models[name],
+        "--out",
+        out,
+        "--count",
+        "5",
+        "--steps",
+        "2",
+        "--guidance",
+        guidance,
+        "--width",
+        "64",
+        "--height",
+        "48",
+        "--seed",
+        "7",
+        "--batch-size",
+        "2",
+    ]
+    cli(*args)
+    found = rows(out)
+    assert len(found) == 5
+    for key, row in found.items():
+        path = out / key
+        with Image.open(path) as im:
+            assert im.size == (64, 48) and im.format == "PNG"
+        assert row["label"] == "ai" and row["source"] == "text-to-image"
+        assert row["generator"] == {
+            "model_id": str(models[name]),
+            "pipeline": pipeline,
+            "scheduler": scheduler,
+        }
+        assert (row["steps"], row["guidance"], row["width"], row["height"]) == (
+            2,
+            float(guidance),
+            64,
+            48,
+        )
+        assert 7 <= row["seed"] < 12 and row["prompt"] and row["format"] == "PNG"
+        assert row["provenance_metadata"] is True
+    # the same seeds in another folder give the same pixels
+    other = tmp_path / "again"
+    cli(*[a if a != out else other for a in args])
+    for key in found:
+        assert np.array_equal(pixels(out / key), pixels(other / key)), key
+    # delete two outputs: a re-run regenerates exactly those, identically
+    victims = sorted(found)[:2]
+    before = {k: pixels(out / k) for k in victims}
+    kept = {k: file_state(out / k) for k in found if k not in victims}
+    for k in victims:
+        (out / k).unlink()
+    text = cli(*args)
+    assert "wrote 2 images (3 already there)" in text
+    for k in victims:
+        assert np.array_equal(pixels(out / k), before[k])
+    assert {k: file_state(out / k) for k in kept} == kept  # untouched
+    assert len(rows(out)) == 5  # the manifest holds one row per file
+
+
+def test_image_to_image_mode(models, photos, tmp_path):
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--mode",
+        "image-to-image",
+        "--model",
+        models["sd"],
+        "--images",
+        photos,
+        "--out",
+        out,
+        "--count",
+        "0",
+        "--steps",
+        "4",
+        "--strength",
+        "0.5",
+        "--format",
+        "jpeg",
+        "--quality",
+        "90",
+    )
+    found = rows(out)
+    assert len(found) == 3
+    sizes = {Image.open(p).size for p in photos.iterdir()}
+    for key, row in found.items():
+        assert row["source"] == "image-to-image" and row["strength"] == 0.5
+        with Image.open(out / key) as im:
+            assert im.format == "JPEG" and im.size in sizes
+        assert Path(row["extra"]["source_image"]).parent == photos
+
+
+def test_aligned_mode_with_a_pipeline_vae(models, photos, tmp_path):
+    out = tmp_path / "ds"
+    text = cli(
+        "generate",
+        "--mode",
+        "aligned",
+        "--model",
+        models["sd"],
+        "--images",
+        photos,
+        "--out",
+        out,
+        "--count",
+        "0",
+        "--format",
+        "webp",
+        "--quality",
+        "90",
+        "--no-provenance",
+    )
+    assert "3 real twins" in text and "PSNR" in text
+    found = rows(out)
+    fakes = {k: r for k, r in found.items() if r["label"] == "ai"}
+    assert len(fakes) == 3 and len(found) == 6
+    for key, row in fakes.items():
+        twin = out / row["real_twin"]
+        assert found[row["real_twin"]]["label"] == "real"
+        assert key.split("/")[0] == row["real_twin"].split("/")[0]  # same split
+        with Image.open(out / key) as fake, Image.open(twin) as real:
+            assert fake.size == real.size and fake.format == real.format == "WEBP"
+            assert "xmp" not in fake.info and not fake.getexif()  # provenance off
+        assert row["generator"]["pipeline"] == "AutoencoderKL"
+
+
+def test_lcm_lora_on_the_tiny_sd_pipeline(models, tmp_path):
+    base = [
+        "generate",
+        "--model",
+        models["sd"],
+        "--count",
+        "2",
+        "--steps",
+        "4",
+        "--guidance",
+        "1.0",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--seed",
+        "3",
+    ]
+    cli(*base, "--out", tmp_path / "lora", "--lora", models["lora"], "--scheduler", "lcm")
+    cli(*base, "--out", tmp_path / "plain")
+    with_lora = rows(tmp_path / "lora")
+    assert {r["generator"]["scheduler"] for r in with_lora.values()} == {"LCMScheduler"}
+    assert {r["steps"] for r in with_lora.values()} == {4}
+    key = sorted(with_lora)[0]
+    assert not np.array_equal(pixels(tmp_path / "lora" / key), pixels(tmp_path / "plain" / key))
+
+
+def test_provenance_metadata_is_read_back_as_ai(models, tmp_path):
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--model",
+        models["sd"],
+        "--out",
+        out,
+        "--count",
+        "1",
+        "--steps",
+        "2",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--format",
+        "jpeg",
+    )
+    (key,) = rows(out)
+    report = analyze_file(out / key, ["provenance"])
+    assert report.findings[0].details["iptc_digital_source_type"] == "trainedAlgorithmicMedia"
+
+
+def test_holdout_split_and_clear_errors(models, photos, tmp_path):
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--model",
+        models["lcm"],
+        "--out",
+        out,
+        "--count",
+        "4",
+        "--steps",
+        "2",
+        "--guidance",
+        "1",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--holdout-split",
+        "test",
+    )
+    assert {k.split("/")[0] for k in rows(out)} == {"test"}
+    for args, message in [
+        (["--model", tmp_path / "missing"], "no such model folder"),
+        (["--model", photos], "not a diffusers pipeline folder"),
+        (["--mode", "aligned", "--autoencoder", models["sd"]], "needs --images"),
+        (["--model", models["sd"], "--format", "gif"], "unknown format"),
+    ]:
+        result = runner.invoke(app, ["generate", "--out", str(out), *map(str, args)])
+        assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_add_real_never_touches_originals_and_resumes(photos, tmp_path):
+    (tmp_path / "in").mkdir()
+    for p in photos.iterdir():
+        shutil.copy(p, tmp_path / "in" / p.name)
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    before = {p: file_state(p) for p in (tmp_path / "in").iterdir()}
+    out = tmp_path / "ds"
+    text = cli("datasets", "add-real", tmp_path / "in", "--out", out)
+    assert "added 3 real images" in text and "1 unreadable" in text
+    text = cli("datasets", "add-real", tmp_path / "in", "--out", out, "--format", "keep")
+    assert "added 0 real images (3 already there" in text
+    assert {p: file_state(p) for p in (tmp_path / "in").iterdir()} == before
+    found = rows(out)
+    assert len(found) == 3 and {r["label"] for r in found.values()} == {"real"}
+    for key, row in found.items():  # "keep" copies the bytes as they were
+        assert (out / key).read_bytes() == Path(row["original_path"]).read_bytes()
+
+
+def test_hugging_face_imagefolder_reads_the_dataset(models, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="the `datasets` library is optional")
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--model",
+        models["sd"],
+        "--out",
+        out,
+        "--count",
+        "3",
+        "--steps",
+        "2",
+        "--width",
+        "64",
+        "--height",
+        "64",
+    )
+    loaded = datasets.load_dataset("imagefolder", data_dir=str(out))
+    assert sum(len(split) for split in loaded.values()) == 3
+
+
+@pytest.mark.skipif(
+    not (TAEF2 / "taef2_encoder.pth").is_file(),
+    reason="the taef2 weights are absent (expected at ../shared/models/taef2)",
+)
+def test_aligned_fakes_with_taef2_on_camera_photos(tmp_path):
+    src = tmp_path / "photos"
+    src.mkdir()
+    names = ["Canon PowerShot S330.jpg", "Nikon E5000.jpg", "Pentax Optio 330.jpg"]
+    for path in sorted((CORPUS / "real" / "camera").glob("*.jpg")):
+        if any(path.name.endswith(n) for n in names):
+            img = Image.open(path).convert("RGB").resize((1024, 768), Image.Resampling.LANCZOS)
+            img.save(src / f"{path.stem[-20:]}.png")
+    out = tmp_path / "ds"
+    text = cli(
+        "generate",
+        "--mode",
+        "aligned",
+        "--autoencoder",
+        TAEF2,
+        "--images",
+        src,
+        "--out",
+        out,
+        "--count",
+        "0",
+        "--no-provenance",
+    )
+    found = rows(out)
+    fakes = [r for r in found.values() if r["label"] == "ai"]
+    assert len(fakes) == 2 or len(fakes) == 3
+    psnrs = []
+    for row in fakes:
+        twin = found[row["real_twin"]]
+        assert (row["width"], row["height"]) == (twin["width"], twin["height"]) == (1024, 768)
+        split = row["real_twin"].split("/")[0]
+        fake_px = pixels(out / split / row["file_name"])
+        psnrs.append(
+            10
+            * np.log10(
+                255**2 / np.mean((fake_px.astype(float) - pixels(out / row["real_twin"])) ** 2)
+            )
+        )
+    print(
+        f"\ntaef2 round trip on 1024×768 camera photos: PSNR {[round(p, 2) for p in psnrs]} dB "
+        f"({text.strip().splitlines()[-1]})"
+    )
+    assert min(psnrs) >= 30.0  # a wrong layer gives < 27 dB
