@@ -160,6 +160,10 @@ def generate(
     scheduler: Annotated[
         str | None, typer.Option(help="'lcm' to use LCMScheduler (for LCM-LoRA).")
     ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(help="Single-file checkpoints: a diffusers folder or hub id for configs."),
+    ] = None,
 ) -> None:
     """Generate labelled fake images into an imagefolder dataset (resumable)."""
     from pixelsleuth.datasets.generate import GenerationConfig
@@ -191,11 +195,14 @@ def generate(
         dtype=dtype,
         lora=lora,
         scheduler=scheduler,
+        single_file_config=config,
     )
     try:
         summary = run(config)
     except (GenerationError, ValueError) as exc:
         _fail(str(exc))
+    for path, reason in summary.rejected:
+        typer.echo(f"pixelsleuth: {path}: skipped ({reason})", err=True)
     line = f"wrote {summary.written} images ({summary.skipped} already there)"
     if summary.real_written:
         line += f" and {summary.real_written} real twins"

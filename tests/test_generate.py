@@ -371,3 +371,114 @@ def test_aligned_fakes_with_taef2_on_camera_photos(tmp_path):
         f"({text.strip().splitlines()[-1]})"
     )
     assert min(psnrs) >= 30.0  # a wrong layer gives < 27 dB
+
+
+def test_prompt_file_and_aligned_with_low_strength(models, photos, tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("# comment\na red car at night\n\na dog in the snow\n")
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--model",
+        models["sd"],
+        "--out",
+        out,
+        "--count",
+        "3",
+        "--steps",
+        "2",
+        "--width",
+        "64",
+        "--height",
+        "64",
+        "--prompts",
+        prompts,
+    )
+    assert sorted(r["prompt"] for r in rows(out).values()) == [
+        "a dog in the snow",
+        "a red car at night",
+        "a red car at night",
+    ]
+    out2 = tmp_path / "aligned"
+    cli(
+        "generate",
+        "--mode",
+        "aligned",
+        "--model",
+        models["sd"],
+        "--images",
+        photos,
+        "--out",
+        out2,
+        "--count",
+        "2",
+        "--aligned-strength",
+        "0.3",
+        "--steps",
+        "4",
+    )
+    fakes = [r for r in rows(out2).values() if r["label"] == "ai"]
+    assert len(fakes) == 2 and {r["strength"] for r in fakes} == {0.3}
+    assert all(r["prompt"] and r["real_twin"] for r in fakes)
+
+
+def test_unreadable_photos_are_skipped_not_fatal(models, photos, tmp_path):
+    src = tmp_path / "in"
+    shutil.copytree(photos, src)
+    (src / "zz-broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    out = tmp_path / "ds"
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            "--mode",
+            "aligned",
+            "--model",
+            str(models["sd"]),
+            "--images",
+            str(src),
+            "--out",
+            str(out),
+            "--count",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "zz-broken.jpg: skipped" in result.output
+    assert len([r for r in rows(out).values() if r["label"] == "ai"]) == 3
+
+
+def test_autoencoder_tiny_and_tiny_autoencoder_round_trip(photos, tmp_path):
+    import torch
+    from diffusers import AutoencoderTiny
+
+    from pixelsleuth.datasets.autoencoders import TinyAutoencoder, load_autoencoder
+
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8)
+    ).save_pretrained(tmp_path / "tiny")
+    out = tmp_path / "ds"
+    cli(
+        "generate",
+        "--mode",
+        "aligned",
+        "--autoencoder",
+        tmp_path / "tiny",
+        "--images",
+        photos,
+        "--out",
+        out,
+        "--count",
+        "1",
+    )
+    (fake,) = [r for r in rows(out).values() if r["label"] == "ai"]
+    assert fake["generator"]["pipeline"] == "AutoencoderTiny"
+    # the project's own model round-trips through save_pretrained / from_pretrained
+    model = TinyAutoencoder(latent_channels=4, channels=16, mid_blocks=True)
+    model.save_pretrained(tmp_path / "mine")
+    assert (tmp_path / "mine" / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = load_autoencoder(tmp_path / "mine")
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x), loaded(x))

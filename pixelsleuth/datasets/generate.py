@@ -74,6 +74,7 @@ class GenerationConfig:
     dtype: str | None = None
     lora: str | None = None
     scheduler: str | None = None
+    single_file_config: str | None = None  # configs for a .safetensors/.ckpt model
     tile: int = 1024  # tiles for large photos; 512 costs 1.65× more per MP in overlap
     progress: bool = True
 
@@ -85,6 +86,7 @@ class GenerationSummary:
     real_written: int = 0
     seconds: float = 0.0
     psnr: list[float] = field(default_factory=list)  # aligned: real vs fake, dB
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # unreadable input photos
     generator: dict[str, Any] = field(default_factory=dict)
 
 
@@ -110,7 +112,9 @@ def generate(config: GenerationConfig) -> GenerationSummary:
     summary = GenerationSummary()
     pipe = None
     if config.model and (config.mode != "aligned" or config.aligned_strength > 0):
-        pipe = load_pipeline(config.model, device, dtype, config.lora, config.scheduler)
+        pipe = load_pipeline(
+            config.model, device, dtype, config.lora, config.scheduler, config.single_file_config
+        )
         summary.generator = describe(pipe, config.model)
     roundtrip_fn = None
     if config.mode == "aligned":
@@ -126,7 +130,7 @@ def generate(config: GenerationConfig) -> GenerationSummary:
         else config.model or "model"
     )
     existing = dataset.existing()
-    items = list(_items(config, slug))
+    items = list(_items(config, slug, summary.rejected))
     missing = {f"{it.split}/{it.file_name}" for it in items} - existing
     summary.skipped = len(items) - len(missing)
     bar = tqdm(total=len(missing), desc=config.mode, unit="img", disable=not config.progress)
@@ -192,7 +196,18 @@ def _slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:40] or "model"
 
 
-def _items(config: GenerationConfig, slug: str) -> Iterator[_Item]:
+def _readable(path: Path, rejected: list[tuple[str, str]]) -> bool:
+    """Whether a photo decodes; unreadable ones are listed and left out, not fatal."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return True
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        rejected.append((str(path), f"{type(exc).__name__}: {str(exc)[:120]}"))
+        return False
+
+
+def _items(config: GenerationConfig, slug: str, rejected: list[tuple[str, str]]) -> Iterator[_Item]:
     ext = "jpg" if FORMATS[config.format.lower()] == "JPEG" else config.format.lower()
     holdout = {slug: config.holdout_split} if config.holdout_split else None
     short = {"text-to-image": "t2i", "image-to-image": "i2i", "aligned": "aligned"}[config.mode]
@@ -212,11 +227,11 @@ def _items(config: GenerationConfig, slug: str) -> Iterator[_Item]:
                 prompts[i % len(prompts)],
             )
         return
-    photos = sorted(
+    photos = [
         p
-        for p in Path(config.images).rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+        for p in sorted(Path(config.images).rglob("*"))
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _readable(p, rejected)
+    ]
     if config.count:
         photos = photos[: config.count]
     prompts = (

@@ -67,9 +67,12 @@ def load_pipeline(
     dtype: torch.dtype,
     lora: str | None = None,
     scheduler: str | None = None,
+    config: str | None = None,
 ) -> Any:
     """A text-to-image pipeline on ``device``. ``scheduler="lcm"`` swaps in LCMScheduler (for
-    LCM-LoRA); ``lora`` is a LoRA folder or file loaded onto the pipeline."""
+    LCM-LoRA); ``lora`` is a LoRA folder or file loaded onto the pipeline. ``config`` (a
+    diffusers folder or hub id) gives a single-file checkpoint its component configs, which
+    diffusers otherwise fetches from the hub."""
     from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     path = Path(model).expanduser()
@@ -78,7 +81,8 @@ def load_pipeline(
             cls = (
                 StableDiffusionXLPipeline if "xl" in path.name.lower() else StableDiffusionPipeline
             )
-            pipe = cls.from_single_file(str(path), dtype=dtype)
+            extra = {"config": config} if config else {}
+            pipe = cls.from_single_file(str(path), dtype=dtype, **extra)
         elif path.is_dir():
             if not (path / "model_index.json").is_file():
                 raise GenerationError(
