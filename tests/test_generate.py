@@ -134,14 +134,17 @@ def test_text_to_image_rows_determinism_and_resume(models, tmp_path, name):
     assert len(rows(out)) == 5  # the manifest holds one row per file
 
 
-def test_image_to_image_mode(models, photos, tmp_path):
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_image_to_image_mode(models, photos, tmp_path, name):
     out = tmp_path / "ds"
     cli(
         "generate",
         "--mode",
         "image-to-image",
         "--model",
-        models["sd"],
+        models[name],
+        "--guidance",
+        PIPELINES[name][2],
         "--images",
         photos,
         "--out",
@@ -167,14 +170,15 @@ def test_image_to_image_mode(models, photos, tmp_path):
         assert Path(row["extra"]["source_image"]).parent == photos
 
 
-def test_aligned_mode_with_a_pipeline_vae(models, photos, tmp_path):
+@pytest.mark.parametrize("name", sorted(PIPELINES))
+def test_aligned_mode_with_a_pipeline_vae(models, photos, tmp_path, name):
     out = tmp_path / "ds"
     text = cli(
         "generate",
         "--mode",
         "aligned",
         "--model",
-        models["sd"],
+        models[name],
         "--images",
         photos,
         "--out",
