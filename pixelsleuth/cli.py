@@ -211,6 +211,95 @@ def generate(
     typer.echo(f"{line}; {summary.seconds:.1f} s → {out}")
 
 
+@app.command()
+def train(
+    data: Annotated[list[str], typer.Argument(help="imagefolder datasets or manifest.csv files.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for weights, config and card.")],
+    exclude_group: Annotated[
+        list[str] | None, typer.Option(help="Leave a group out (e.g. ai/comfyui).")
+    ] = None,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping).")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Crops per step.")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
+    patches_per_image: Annotated[int, typer.Option(help="Native patches per image.")] = 4,
+    max_images_per_group: Annotated[
+        int | None, typer.Option(help="Cap images per group (quick runs).")
+    ] = None,
+    backbone: Annotated[str, typer.Option(help="timm ResNet name.")] = "resnet34",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train the residual CNN detector; saves safetensors weights, config and training log."""
+    from pixelsleuth.detectors.train import TrainConfig
+    from pixelsleuth.detectors.train import train as run
+
+    try:
+        summary = run(
+            TrainConfig(
+                data=data,
+                out=out,
+                exclude_groups=exclude_group or [],
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                patches_per_image=patches_per_image,
+                max_images_per_group=max_images_per_group,
+                backbone=backbone,
+                seed=seed,
+            )
+        )
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"best validation AUC {summary['best_validation_auc']:.4f} "
+        f"(held out: {summary['validation_group_held_out']}); "
+        f"{summary['seconds']:.0f} s → {out}"
+    )
+
+
+@app.command("eval")
+def evaluate_cmd(
+    data: Annotated[list[str], typer.Argument(help="imagefolder datasets or manifest.csv files.")],
+    weights: Annotated[Path, typer.Option(help="A trained detector folder.")],
+    out: Annotated[Path, typer.Option(help="Report path (writes .json and .md).")] = Path(
+        "eval-report"
+    ),
+    group: Annotated[
+        list[str] | None, typer.Option(help="Only these groups (real groups always kept).")
+    ] = None,
+    condition: Annotated[
+        list[str] | None, typer.Option(help="Only these conditions (default: all).")
+    ] = None,
+) -> None:
+    """Evaluate a detector: AUC, AP, balanced accuracy, FPR on real, per group, under JPEG
+    and rescaling, with bootstrap confidence intervals."""
+    from pixelsleuth.detectors.data import load_samples
+    from pixelsleuth.detectors.evaluate import CONDITIONS, evaluate, write_reports
+    from pixelsleuth.detectors.model import ResidualDetector
+
+    try:
+        model = ResidualDetector.from_pretrained(weights)
+        samples = [s for src in data for s in load_samples(src)]
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    if group:
+        samples = [s for s in samples if s.group in group or s.label == 0]
+    unknown = [c for c in condition or [] if c not in CONDITIONS]
+    if unknown:
+        _fail(f"unknown condition(s) {unknown}; use {', '.join(CONDITIONS)}")
+    report = evaluate(
+        lambda rgb: model.score_image(rgb)[0],
+        samples,
+        model.config.threshold,
+        condition or tuple(CONDITIONS),
+    )
+    write_reports(report, out, f"Detector {weights}")
+    overall = report["conditions"][next(iter(report["conditions"]))]["overall"]
+    typer.echo(
+        f"AUC {overall.get('auc', float('nan')):.4f}, FPR on real "
+        f"{overall.get('fpr_real', float('nan')):.3f} → {out.with_suffix('.md')}"
+    )
+
+
 datasets_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 

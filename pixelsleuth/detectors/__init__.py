@@ -1,2 +1,12 @@
 """Learned detectors (the timm CNN), their training and evaluation, and the fusion of all
-evidence into one verdict."""
+evidence into one verdict.
+
+- ``model``: the residual CNN, safetensors persistence
+- ``data``: samples from manifests and imagefolder datasets, augmentation
+- ``train`` / ``evaluate``: `pixelsleuth train` and `pixelsleuth eval`, the spectral baseline
+- ``analyzer``: the detector as an analyzer
+"""
+
+from pixelsleuth.detectors import analyzer
+
+__all__ = ["analyzer"]

@@ -1,0 +1,151 @@
+"""The CNN detector: a residual front end and a timm ResNet cut after its second stage.
+
+The network sees a high-pass residual of the image, never the image itself, so it has little
+content to learn from and much trace: NPR's x − up(down(x)) (nearest-neighbour, factor 2),
+which exposes the local correlations that generators' upsampling layers leave. It works on
+crops at native resolution (no resizing) and averages the logits of several crops.
+
+Weights are stored as safetensors only; :meth:`ResidualDetector.from_pretrained` refuses any
+other file, because pickled weights can run code when loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import timm
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+
+
+@dataclass
+class DetectorConfig:
+    backbone: str = "resnet34"  # any timm ResNet; cut after ``stages`` stages
+    stages: int = 2
+    residual: str = "npr"  # "npr": x − up(down(x)); "none": the image itself
+    crop: int = 256  # pixels; crops are taken at native resolution
+    crops: int = 4  # crops averaged per image at inference
+    # Platt calibration: p = sigmoid(platt_a · logit + platt_b); "AI" when p ≥ threshold
+    platt_a: float = 1.0
+    platt_b: float = 0.0
+    threshold: float = 0.5
+    training: dict[str, Any] = field(default_factory=dict)  # recipe and data, for the card
+
+
+def npr_residual(x: torch.Tensor) -> torch.Tensor:
+    """x − nearest-upsample(nearest-downsample(x)) by 2, on N×C×H×W (H, W even), scaled ×4 so
+    that its spread is comparable to the image's."""
+    down = x[:, :, ::2, ::2]
+    up = F.interpolate(down, scale_factor=2.0, mode="nearest")
+    return (x - up[:, :, : x.shape[2], : x.shape[3]]) * 4.0
+
+
+class ResidualDetector(nn.Module):
+    """logit = f(residual(crop)); higher means more likely AI-generated."""
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or DetectorConfig()
+        self.backbone = timm.create_model(
+            self.config.backbone,
+            pretrained=False,
+            features_only=True,
+            out_indices=(self.config.stages,),
+        )
+        channels = self.backbone.feature_info.channels()[-1]
+        self.head = nn.Linear(channels, 1)
+        # ImageNet-like normalisation is meaningless for residuals: a fixed scale instead
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: N×3×H×W in [0, 1]. Returns N logits."""
+        x = npr_residual(x) if self.config.residual == "npr" else (x - self.mean) / self.std
+        features = self.backbone(x)[-1]
+        return self.head(features.mean(dim=(2, 3))).squeeze(1)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save_pretrained(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, folder / WEIGHTS_NAME, metadata={"format": "pt"})
+        (folder / CONFIG_NAME).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, **hub_kwargs: Any) -> ResidualDetector:
+        """Load from a folder (config.json + model.safetensors) or a Hugging Face hub id.
+
+        Raises ValueError for weights in any format but safetensors.
+        """
+        folder = Path(path).expanduser()
+        if folder.is_file():
+            if folder.suffix in UNSAFE_SUFFIXES or folder.suffix != ".safetensors":
+                raise ValueError(
+                    f"{folder.name}: only .safetensors weights are loaded (pickled formats "
+                    "such as .bin/.pt/.pth can run code when opened)"
+                )
+            folder = folder.parent
+        elif not folder.exists():
+            from huggingface_hub import snapshot_download
+
+            folder = Path(
+                snapshot_download(
+                    str(path), allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "*.md"], **hub_kwargs
+                )
+            )
+        weights = folder / WEIGHTS_NAME
+        if not weights.is_file():
+            unsafe = [p.name for p in folder.iterdir() if p.suffix in UNSAFE_SUFFIXES]
+            hint = f" (found {', '.join(unsafe)}: pickled weights are refused)" if unsafe else ""
+            raise ValueError(f"no {WEIGHTS_NAME} in {folder}{hint}")
+        data = json.loads((folder / CONFIG_NAME).read_text())
+        known = DetectorConfig.__dataclass_fields__
+        model = cls(DetectorConfig(**{k: v for k, v in data.items() if k in known}))
+        model.load_state_dict(load_file(weights), strict=True)
+        return model.eval()
+
+    # -- inference ------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def score_image(self, rgb: np.ndarray) -> tuple[float, float]:
+        """(calibrated probability of AI, mean logit) for a uint8 H×W×3 image, from up to
+        ``config.crops`` native-resolution crops spread over the image."""
+        crops = image_crops(rgb, self.config.crop, self.config.crops)
+        x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
+        logit = float(self(x).mean())
+        return self.calibrate(logit), logit
+
+    def calibrate(self, logit: float | np.ndarray) -> float | np.ndarray:
+        """Calibrated probability of AI for a (mean) logit."""
+        z = self.config.platt_a * np.asarray(logit, dtype=np.float64) + self.config.platt_b
+        p = 1.0 / (1.0 + np.exp(-z))
+        return float(p) if np.ndim(p) == 0 else p
+
+
+def image_crops(rgb: np.ndarray, size: int, count: int) -> list[np.ndarray]:
+    """``count`` crops of ``size``² (even-aligned) on a regular grid over the image; a smaller
+    image is reflect-padded to ``size``."""
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        rgb = np.pad(rgb, ((0, max(0, size - h)), (0, max(0, size - w)), (0, 0)), mode="reflect")
+        h, w = rgb.shape[:2]
+    side = int(np.ceil(np.sqrt(count)))
+    ys = np.linspace(0, h - size, side).astype(int) // 2 * 2
+    xs = np.linspace(0, w - size, side).astype(int) // 2 * 2
+    spots = [(y, x) for y in ys for x in xs][:count]
+    return [np.ascontiguousarray(rgb[y : y + size, x : x + size]) for y, x in spots]
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
