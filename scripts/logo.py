@@ -120,7 +120,7 @@ def main() -> None:
         model = ResidualDetector.from_pretrained(out)
         test = [s for s in samples if s.group == g] + test_reals
         det = evaluate(
-            lambda rgb: model.score_image(rgb)[0], test, model.config.threshold, CONDITIONS
+            lambda rgb, m=model: m.score_image(rgb)[0], test, model.config.threshold, CONDITIONS
         )
         pool = train_ai + train_reals
         base_model = fit_baseline(pool[:: max(1, len(pool) // 300)])
