@@ -46,6 +46,26 @@ def cli(*args: str) -> str:
     return result.output
 
 
+def tiny_t2i(model: Path, out: Path, *extra: object, count: int = 3) -> str:
+    """A quick text-to-image run of a tiny pipeline: 64×64, 2 steps."""
+    return cli(
+        "generate",
+        "--model",
+        model,
+        "--out",
+        out,
+        "--count",
+        count,
+        "--steps",
+        2,
+        "--width",
+        64,
+        "--height",
+        64,
+        *extra,
+    )
+
+
 def rows(out: Path) -> dict[str, dict]:
     found = {}
     for split in ("train", "validation", "test"):
@@ -234,23 +254,7 @@ def test_lcm_lora_on_the_tiny_sd_pipeline(models, tmp_path):
 
 def test_provenance_metadata_is_read_back_as_ai(models, tmp_path):
     out = tmp_path / "ds"
-    cli(
-        "generate",
-        "--model",
-        models["sd"],
-        "--out",
-        out,
-        "--count",
-        "1",
-        "--steps",
-        "2",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--format",
-        "jpeg",
-    )
+    tiny_t2i(models["sd"], out, "--format", "jpeg", count=1)
     (key,) = rows(out)
     report = analyze_file(out / key, ["provenance"])
     assert report.findings[0].details["iptc_digital_source_type"] == "trainedAlgorithmicMedia"
@@ -309,21 +313,7 @@ def test_add_real_never_touches_originals_and_resumes(photos, tmp_path):
 def test_hugging_face_imagefolder_reads_the_dataset(models, tmp_path):
     datasets = pytest.importorskip("datasets", reason="the `datasets` library is optional")
     out = tmp_path / "ds"
-    cli(
-        "generate",
-        "--model",
-        models["sd"],
-        "--out",
-        out,
-        "--count",
-        "3",
-        "--steps",
-        "2",
-        "--width",
-        "64",
-        "--height",
-        "64",
-    )
+    tiny_t2i(models["sd"], out, count=3)
     loaded = datasets.load_dataset("imagefolder", data_dir=str(out))
     assert sum(len(split) for split in loaded.values()) == 3
 
@@ -381,23 +371,7 @@ def test_prompt_file_and_aligned_with_low_strength(models, photos, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# comment\na red car at night\n\na dog in the snow\n")
     out = tmp_path / "ds"
-    cli(
-        "generate",
-        "--model",
-        models["sd"],
-        "--out",
-        out,
-        "--count",
-        "3",
-        "--steps",
-        "2",
-        "--width",
-        "64",
-        "--height",
-        "64",
-        "--prompts",
-        prompts,
-    )
+    tiny_t2i(models["sd"], out, "--prompts", prompts, count=3)
     assert sorted(r["prompt"] for r in rows(out).values()) == [
         "a dog in the snow",
         "a red car at night",
