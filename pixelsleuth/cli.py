@@ -110,6 +110,38 @@ def analyze(
 
 
 @app.command()
+def audit(
+    folder: Annotated[Path, typer.Argument(help="A folder (searched recursively) or a file.")],
+    out: Annotated[Path, typer.Option("--out", help="JSONL results, one row per file.")],
+    csv: Annotated[Path | None, typer.Option("--csv", help="Also write a CSV.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted audit.")] = False,
+    analyzers: Annotated[
+        str | None, typer.Option(help="Comma-separated analyzers (default: all).")
+    ] = None,
+) -> None:
+    """Audit every file under a folder; rows are streamed to --out as they finish."""
+    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.audit import audit as run
+    from pixelsleuth.audit import write_csv
+
+    names = _analyzer_list(analyzers)
+    try:
+        create_analyzers(names)  # fail fast on an unknown name
+        summary = run(folder, out, workers=max(1, workers), resume=resume, analyzers=names)
+    except KeyError as exc:
+        _fail(str(exc.args[0]))
+    except (FileNotFoundError, FileExistsError) as exc:
+        _fail(str(exc))
+    if csv is not None:
+        write_csv(out, csv)
+    typer.echo(
+        f"{summary.written} rows written ({summary.skipped} already done, "
+        f"{summary.errors} with errors) → {out}"
+    )
+
+
+@app.command()
 def generate(
     out: Annotated[Path, typer.Option("--out", help="The dataset folder (imagefolder layout).")],
     model: Annotated[

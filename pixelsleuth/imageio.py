@@ -282,4 +282,6 @@ def _frame_count(im: Image.Image) -> int:
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
+    line = text[0][:200] if text else type(exc).__name__
+    # Pillow names the in-memory buffer ("<_io.BytesIO object at 0x…>"): say "the data"
+    return re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the data", line)

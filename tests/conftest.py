@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("PIXELSLEUTH_CORPUS", ROOT.parent / "shared" / "corpus"))
 
 
-def corpus_dir(*parts: str) -> Path:
+def corpus_dir(*parts: str) -> Path:  # no parts: the corpus itself
     path = CORPUS.joinpath(*parts)
     if not path.is_dir():
         pytest.skip(f"corpus folder {path} is absent (expected at ../shared/corpus)")

@@ -1,0 +1,284 @@
+"""`pixelsleuth audit`: analyse every file under a folder and stream one JSONL row per file.
+
+Rows are written and flushed as results arrive, so a killed run loses at most the files in
+flight; ``resume=True`` drops a half-written last line and skips every path already written.
+Files are analysed in worker processes with a bounded number in flight (memory does not grow
+with the folder); a worker that crashes is replaced, and a file that crashes a worker twice
+gets an error row instead of stopping the audit. Inputs are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from pixelsleuth.report import SCHEMA_VERSION, Report
+
+ROW_FIELDS = (
+    "path",
+    "sha256",
+    "verdict",
+    "ai_probability",
+    "manipulation_probability",
+    "reasons",
+    "findings",
+    "error",
+    "schema_version",
+)
+
+
+def iter_files(root: str | Path, errors: list[tuple[str, str]] | None = None) -> Iterator[Path]:
+    """Every regular file under ``root`` (sorted, recursive). Symbolic links to folders are
+    followed once per real folder, so link loops end; unreadable folders are reported in
+    ``errors`` and skipped."""
+    root = Path(root)
+    if root.is_file():
+        yield root
+        return
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError as exc:
+            if errors is not None:
+                errors.append((str(folder), f"cannot read the folder ({exc.strerror or exc})"))
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue  # a symlink loop, or a folder reached twice
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            if errors is not None:
+                errors.append((str(folder), f"cannot list the folder ({exc.strerror or exc})"))
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    subdirs.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=True):
+                    yield Path(entry.path)
+                # sockets, FIFOs and devices are not files to audit
+            except OSError:
+                if errors is not None:
+                    errors.append((entry.path, "broken link or unreadable entry"))
+        stack.extend(reversed(subdirs))
+
+
+def row_from_report(report: Report) -> dict[str, Any]:
+    """The documented JSONL row for one report."""
+    verdict = report.verdict
+    return {
+        "path": report.file.path,
+        "sha256": report.file.sha256,
+        "verdict": None if verdict is None else verdict.label.value,
+        "ai_probability": None if verdict is None else verdict.ai_probability,
+        "manipulation_probability": None if verdict is None else verdict.manipulation_probability,
+        "reasons": [] if verdict is None else list(verdict.reasons),
+        "findings": {
+            f.analyzer: {"score": f.score, "summary": f.summary, "error": f.error}
+            for f in report.findings
+        },
+        "error": report.error,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def error_row(path: str, message: str) -> dict[str, Any]:
+    return {
+        "path": path,
+        "sha256": None,
+        "verdict": None,
+        "ai_probability": None,
+        "manipulation_probability": None,
+        "reasons": [],
+        "findings": {},
+        "error": message,
+        "schema_version": SCHEMA_VERSION,
+    }
+
+
+def _analyse(path: str, analyzers: Sequence[str] | None) -> dict[str, Any]:
+    """Worker entry point: never raises for bad input (analyze_file records problems)."""
+    from pixelsleuth.analyze import analyze_file
+
+    try:
+        return row_from_report(analyze_file(path, analyzers))
+    except Exception as exc:  # a bug must not lose the row
+        return error_row(path, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+
+
+def read_done(out: Path) -> set[str]:
+    """Paths already in ``out``; a half-written last line (a killed run) is cut off."""
+    if not out.is_file():
+        return set()
+    data = out.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with out.open("r+b") as fh:
+            fh.truncate(end)
+    done = set()
+    for line in data[:end].splitlines():
+        try:
+            done.add(json.loads(line)["path"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return done
+
+
+@dataclass
+class AuditSummary:
+    written: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+
+def audit(
+    root: str | Path,
+    out: str | Path,
+    workers: int = 1,
+    resume: bool = False,
+    analyzers: Sequence[str] | None = None,
+    progress: bool = True,
+) -> AuditSummary:
+    """Audit every file under ``root`` into the JSONL file ``out``."""
+    root, out = Path(root), Path(out)
+    if not root.exists():
+        raise FileNotFoundError(f"no such file or folder: {root}")
+    if out.exists() and not resume:
+        raise FileExistsError(f"{out} exists: pass --resume to continue it, or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = read_done(out) if resume else set()
+    folder_errors: list[tuple[str, str]] = []
+    total = sum(1 for _ in iter_files(root))  # a counting pass: no list of paths is kept
+    summary = AuditSummary()
+    bar = tqdm(total=total, desc="audit", unit="file", disable=not progress)
+    with out.open("a", encoding="utf-8") as fh:
+
+        def emit(row: dict[str, Any]) -> None:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()  # a killed run keeps every row written so far
+            summary.written += 1
+            summary.errors += row["error"] is not None
+            bar.update(1)
+
+        pending = (str(p) for p in iter_files(root, folder_errors))
+        if workers <= 1:
+            for path in pending:
+                if path in done:
+                    summary.skipped += 1
+                    bar.update(1)
+                    continue
+                emit(_analyse(path, analyzers))
+        else:
+            _run_pool(pending, done, workers, analyzers, emit, summary, bar)
+        for path, message in folder_errors:
+            if path not in done:
+                emit(error_row(path, message))
+    bar.close()
+    return summary
+
+
+def _run_pool(paths, done, workers, analyzers, emit, summary, bar) -> None:
+    ctx = get_context("spawn")  # torch and fork do not mix
+    attempts: dict[str, int] = {}
+    retry: list[str] = []
+    in_flight: dict[Future, str] = {}
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    source = iter(paths)
+    exhausted = False
+    try:
+        while True:
+            while not exhausted and len(in_flight) + len(retry) < 4 * workers:
+                path = next(source, None)
+                if path is None:
+                    exhausted = True
+                elif path in done:
+                    summary.skipped += 1
+                    bar.update(1)
+                else:
+                    retry.append(path)
+            while retry and len(in_flight) < 4 * workers:
+                path = retry.pop()
+                in_flight[pool.submit(_analyse, path, analyzers)] = path
+            if not in_flight:
+                break
+            finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                path = in_flight.pop(future)
+                try:
+                    emit(future.result())
+                except BrokenProcessPool:
+                    broken = True
+                    attempts[path] = attempts.get(path, 0) + 1
+                    if attempts[path] >= 2:
+                        emit(error_row(path, "analysing this file crashed the worker process"))
+                    else:
+                        retry.append(path)
+            if broken:  # every future of a broken pool fails: resubmit them to a new one
+                for path in in_flight.values():
+                    attempts[path] = attempts.get(path, 0) + 1
+                    retry.append(path)
+                in_flight.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+CSV_FIELDS = (
+    "path",
+    "sha256",
+    "verdict",
+    "ai_probability",
+    "manipulation_probability",
+    "top_reason",
+    "error",
+)
+
+
+def write_csv(jsonl: str | Path, out: str | Path) -> int:
+    """A spreadsheet view of an audit: one line per row, the top reason and each analyzer's
+    score as columns. Streams the JSONL; returns the number of rows."""
+    rows = 0
+    analyzers: list[str] = []
+    with open(jsonl, encoding="utf-8") as fh:  # first pass: which analyzers ran
+        for line in fh:
+            for name in json.loads(line).get("findings", {}):
+                if name not in analyzers:
+                    analyzers.append(name)
+    with open(jsonl, encoding="utf-8") as fh, open(out, "w", newline="", encoding="utf-8") as dst:
+        writer = csv.writer(dst)
+        writer.writerow([*CSV_FIELDS, *(f"score_{a}" for a in analyzers)])
+        for line in fh:
+            row = json.loads(line)
+            findings = row.get("findings", {})
+            writer.writerow(
+                [
+                    row["path"],
+                    row["sha256"],
+                    row["verdict"],
+                    row["ai_probability"],
+                    row["manipulation_probability"],
+                    (row.get("reasons") or [""])[0],
+                    row["error"],
+                    *(findings.get(a, {}).get("score") for a in analyzers),
+                ]
+            )
+            rows += 1
+    return rows

@@ -1,0 +1,122 @@
+"""`pixelsleuth audit`: one row per file, streaming, resume after SIGKILL, inputs untouched."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pixelsleuth.audit import audit, iter_files, write_csv
+from pixelsleuth.cli import app
+
+from .conftest import corpus_dir, corpus_manifest, file_state, jpeg_bytes, photo_like
+
+FAST = ["metadata", "generator-metadata", "provenance", "jpeg", "integrity"]
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "in"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    for i in range(4):
+        (root / f"photo{i}.jpg").write_bytes(jpeg_bytes(photo_like(64 + 8 * i, 80, seed=i)))
+    (root / "sub" / "notes.txt").write_text("not an image")
+    (root / "sub" / "broken.jpg").write_bytes(jpeg_bytes(photo_like())[:300])
+    (root / "sub" / "deeper" / "empty.png").write_bytes(b"")
+    os.symlink(root, root / "sub" / "deeper" / "loop")  # a symlink loop back to the top
+    return root
+
+
+def test_one_row_per_file_and_nothing_written_to_inputs(folder, tmp_path):
+    files = list(iter_files(folder))
+    assert len(files) == 7  # the loop is followed once, not forever
+    before = {p: file_state(p) for p in files}
+    out = tmp_path / "r.jsonl"
+    summary = audit(folder, out, analyzers=FAST, progress=False)
+    rows = _rows(out)
+    assert summary.written == len(rows) == 7
+    assert sorted(r["path"] for r in rows) == sorted(map(str, files))
+    by_name = {Path(r["path"]).name: r for r in rows}
+    assert "not a recognised image" in by_name["notes.txt"]["error"]
+    assert "empty" in by_name["empty.png"]["error"]
+    assert by_name["photo0.jpg"]["error"] is None and by_name["photo0.jpg"]["sha256"]
+    assert set(by_name["photo0.jpg"]["findings"]) == set(FAST)
+    assert all(
+        set(r) >= {"path", "verdict", "reasons", "findings", "error", "schema_version"}
+        for r in rows
+    )
+    assert {p: file_state(p) for p in files} == before
+    assert write_csv(out, tmp_path / "r.csv") == 7
+
+
+def test_two_workers_give_the_same_rows(folder, tmp_path):
+    audit(folder, tmp_path / "one.jsonl", analyzers=FAST, progress=False)
+    audit(folder, tmp_path / "two.jsonl", workers=2, analyzers=FAST, progress=False)
+
+    def normalised(path):
+        rows = {r["path"]: r for r in _rows(path)}
+        return {p: {k: v for k, v in r.items()} for p, r in rows.items()}
+
+    assert normalised(tmp_path / "one.jsonl") == normalised(tmp_path / "two.jsonl")
+
+
+def test_existing_output_needs_resume(folder, tmp_path):
+    out = tmp_path / "r.jsonl"
+    out.write_text("")
+    result = CliRunner().invoke(app, ["audit", str(folder), "--out", str(out)])
+    assert result.exit_code == 2 and "--resume" in result.output
+
+
+@pytest.mark.slow
+def test_killed_audit_resumes_with_exactly_one_row_per_file(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(24):
+        (src / f"p{i:02d}.jpg").write_bytes(jpeg_bytes(photo_like(480, 640, seed=i), quality=92))
+    out = tmp_path / "r.jsonl"
+    cmd = [sys.executable, "-m", "pixelsleuth", "audit", str(src), "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or out.read_text().count("\n") < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = out.read_text().count("\n")
+    assert 3 <= partial < 24, partial
+    done = subprocess.run(
+        [*cmd, "--resume", "--workers", "2"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    rows = _rows(out)
+    paths = [r["path"] for r in rows]
+    assert len(paths) == len(set(paths)) == 24
+    print(f"\nkilled after {partial} rows; resumed to {len(rows)} rows, none doubled")
+
+
+def test_audit_of_the_corpus_has_one_row_per_file(tmp_path):
+    corpus = corpus_dir()
+    manifest = corpus_manifest()
+    out = tmp_path / "corpus.jsonl"
+    before = {p: file_state(p) for p in corpus.rglob("*") if p.is_file()}
+    result = CliRunner().invoke(
+        app,
+        ["audit", str(corpus), "--out", str(out), "--workers", "2", "--analyzers", ",".join(FAST)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["path"]).relative_to(corpus).as_posix(): r for r in _rows(out)}
+    assert len(rows) == len(before)  # manifest, README and every image
+    for entry in manifest:
+        if entry["label"] == "broken" and entry["bytes"] == "0":
+            assert rows[entry["path"]]["error"]
+    assert {p: file_state(p) for p in before} == before
