@@ -273,6 +273,15 @@ def _pil_open(data: bytes, max_pixels: int) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = pil_limit
 
 
+def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
+    """``image`` saved as JPEG at ``quality`` (Pillow's libjpeg, default subsampling) and
+    decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on."""
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
 def _frame_count(im: Image.Image) -> int:
     try:
         return int(getattr(im, "n_frames", 1))

@@ -8,7 +8,6 @@ that "PNG vs JPEG" or "large vs small" cannot separate them and only generator t
 from __future__ import annotations
 
 import csv
-import io
 import json
 import random
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
+
+from pixelsleuth.imageio import jpeg_roundtrip
 
 MIN_SIDE = 64  # smaller images (metadata carriers, thumbnails) carry no usable traces
 
@@ -135,9 +136,7 @@ class Augment:
         if rng.random() < self.p_blur:
             im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.2, 1.0)))
         if rng.random() < self.p_jpeg:
-            buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=rng.randint(*self.quality))
-            im = Image.open(buf).convert("RGB")
+            im = jpeg_roundtrip(im, rng.randint(*self.quality))
         arr = np.asarray(im)
         h, w = arr.shape[:2]
         y = rng.randrange(0, (h - self.crop) // 2 + 1) * 2

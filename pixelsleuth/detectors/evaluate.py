@@ -10,7 +10,6 @@ images).
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from tqdm import tqdm
 
 from pixelsleuth.detectors.data import Sample
+from pixelsleuth.imageio import jpeg_roundtrip
 
 # name -> (rescale factor or None, JPEG quality or None), applied after the q90 baseline
 CONDITIONS: dict[str, tuple[float | None, int | None]] = {
@@ -37,12 +37,6 @@ CONDITIONS: dict[str, tuple[float | None, int | None]] = {
 MAX_EVAL_SIDE = 2048  # larger photos are centre-cropped (not resized) to bound the time
 
 
-def _jpeg(im: Image.Image, quality: int) -> Image.Image:
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=quality)
-    return Image.open(buf).convert("RGB")
-
-
 def prepare(path: Path, scale: float | None, quality: int | None) -> np.ndarray:
     """The evaluation view of an image: centre crop to MAX_EVAL_SIDE, JPEG q90 (metadata
     dropped), then the condition's rescale and JPEG."""
@@ -52,14 +46,14 @@ def prepare(path: Path, scale: float | None, quality: int | None) -> np.ndarray:
         w, h = min(im.width, MAX_EVAL_SIDE), min(im.height, MAX_EVAL_SIDE)
         x0, y0 = (im.width - w) // 2, (im.height - h) // 2
         im = im.crop((x0, y0, x0 + w, y0 + h))
-    im = _jpeg(im, 90)
+    im = jpeg_roundtrip(im, 90)
     if scale:
         im = im.resize(
             (max(1, round(im.width * scale)), max(1, round(im.height * scale))),
             Image.Resampling.BICUBIC,
         )
     if quality:
-        im = _jpeg(im, quality)
+        im = jpeg_roundtrip(im, quality)
     return np.asarray(im)
 
 

@@ -8,7 +8,6 @@ or repeated compression the error levels even out.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from PIL import Image
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
 from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
-from pixelsleuth.imageio import LoadedImage
+from pixelsleuth.imageio import LoadedImage, jpeg_roundtrip
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 ELA_QUALITY = 90
@@ -29,9 +28,7 @@ def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
 
     ``rgb``: uint8 H×W×3. Returns float32 H×W in 0–255 (grey levels).
     """
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
-    resaved = np.asarray(Image.open(buf).convert("RGB"), dtype=np.int16)
+    resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.int16)
     return np.abs(rgb.astype(np.int16) - resaved).max(axis=2).astype(np.float32)
 
 

@@ -8,7 +8,6 @@ appears when the region's 8×8 grid lines up with the image's, which is common b
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from scipy.ndimage import uniform_filter
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
-from pixelsleuth.imageio import LoadedImage
+from pixelsleuth.imageio import LoadedImage, jpeg_roundtrip
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 GHOST_QUALITIES = tuple(range(50, 100, 5))
@@ -46,9 +45,7 @@ def ghost_differences(
     ref = rgb.astype(np.float32)
     out = []
     for q in qualities:
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, "JPEG", quality=q)
-        resaved = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32)
+        resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), q), dtype=np.float32)
         out.append(block_mean(((ref - resaved) ** 2).mean(axis=2), block))
     return np.stack(out)
 
