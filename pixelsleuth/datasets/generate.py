@@ -349,12 +349,16 @@ def _aligned(pipe, roundtrip_fn, config, batch, device, dtype, dataset, existing
     return fakes
 
 
-def _encode(image: Image.Image, config: GenerationConfig, metadata: dict[str, Any] | None) -> bytes:
-    fmt = FORMATS[config.format.lower()]
+def encode_image(
+    image: Image.Image, format: str, quality: int, metadata: dict[str, Any] | None = None
+) -> bytes:
+    """``image`` as png/jpeg/webp bytes (``quality`` for the lossy ones); with ``metadata``,
+    the provenance XMP and generation record are embedded."""
+    fmt = FORMATS[format.lower()]
     buf = io.BytesIO()
     kwargs: dict[str, Any] = {}
     if fmt in ("JPEG", "WEBP"):
-        kwargs["quality"] = config.quality
+        kwargs["quality"] = quality
     if metadata is not None:
         xmp = _xmp(metadata)
         if fmt == "PNG":
@@ -420,7 +424,7 @@ def _write(
     meta = (
         {k: v for k, v in asdict(row).items() if v not in (None, {})} if config.provenance else None
     )
-    data = _encode(image, config, meta)
+    data = encode_image(image, config.format, config.quality, meta)
     (dataset.split_dir(item.split) / item.file_name).write_bytes(data)
     dataset.append(item.split, row)
 
@@ -429,7 +433,7 @@ def _write_real_twin(
     dataset: ImageFolderDataset, config: GenerationConfig, item: _Item, photo: Image.Image
 ) -> None:
     """The real photo, re-encoded exactly like its fake (format, quality, no metadata)."""
-    data = _encode(photo, config, None)
+    data = encode_image(photo, config.format, config.quality)
     (dataset.split_dir(item.split) / item.real_file).write_bytes(data)
     dataset.append(
         item.split,

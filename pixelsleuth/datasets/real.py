@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from pixelsleuth.datasets.generate import FORMATS, IMAGE_SUFFIXES
+from pixelsleuth.datasets.generate import FORMATS, IMAGE_SUFFIXES, encode_image
 from pixelsleuth.datasets.manifest import DEFAULT_FRACTIONS, ImageFolderDataset, Row, assign_split
 
 
@@ -49,7 +49,7 @@ def add_real(
     )
     for path in tqdm(paths, desc="add-real", unit="img", disable=not progress):
         try:
-            data = path.read_bytes()
+            original = data = path.read_bytes()
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 width, height, src_format = im.width, im.height, im.format
@@ -57,14 +57,12 @@ def add_real(
                     im = im.convert("RGB")
                     if max_side and max(im.size) > max_side:
                         im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-                    buf = io.BytesIO()
-                    fmt = FORMATS[format.lower()]
-                    im.save(buf, fmt, **({"quality": quality} if fmt != "PNG" else {}))
-                    data, width, height, src_format = buf.getvalue(), im.width, im.height, fmt
+                    data = encode_image(im, format, quality)
+                    width, height, src_format = im.width, im.height, FORMATS[format.lower()]
         except (OSError, ValueError, Image.DecompressionBombError) as exc:
             summary.rejected.append((str(path), f"{type(exc).__name__}: {exc}"))
             continue
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        digest = hashlib.sha256(original).hexdigest()[:12]
         ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}.get(
             src_format or "", path.suffix.lstrip(".").lower()
         )
