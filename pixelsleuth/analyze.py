@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pixelsleuth import __version__
 from pixelsleuth.analyzers import Analyzer, create_analyzers
 from pixelsleuth.imageio import ImageInputError, Limits, LoadedImage, load_bytes, load_image
-from pixelsleuth.report import FileInfo, Finding, Report
+from pixelsleuth.report import FileInfo, Finding, Report, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +22,18 @@ def analyze_file(
     path: str | os.PathLike[str],
     analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
     limits: Limits | None = None,
+    verdict: bool = True,
+    stability: bool = True,
 ) -> Report:
     """Analyse one file. Never raises for bad input: problems are recorded in the Report."""
     try:
         image = load_image(path, limits)
     except ImageInputError as exc:
-        return Report(file=FileInfo(path=str(path)), error=str(exc), tool_version=__version__)
-    return analyze_image(image, analyzers)
+        report = Report(file=FileInfo(path=str(path)), error=str(exc), tool_version=__version__)
+        if verdict:
+            report.verdict = _verdict(report, None, [], stability)
+        return report
+    return analyze_image(image, analyzers, verdict, stability)
 
 
 def analyze_bytes(
@@ -36,19 +41,29 @@ def analyze_bytes(
     name: str,
     analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
     limits: Limits | None = None,
+    verdict: bool = True,
+    stability: bool = True,
 ) -> Report:
     """Analyse bytes already in memory (an upload); ``name`` is shown as the path."""
     try:
         image = load_bytes(data, name, limits)
     except ImageInputError as exc:
-        return Report(file=FileInfo(path=name), error=str(exc), tool_version=__version__)
-    return analyze_image(image, analyzers)
+        report = Report(file=FileInfo(path=name), error=str(exc), tool_version=__version__)
+        if verdict:
+            report.verdict = _verdict(report, None, [], stability)
+        return report
+    return analyze_image(image, analyzers, verdict, stability)
 
 
 def analyze_image(
-    image: LoadedImage, analyzers: Sequence[str] | Sequence[Analyzer] | None = None
+    image: LoadedImage,
+    analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
+    verdict: bool = True,
+    stability: bool = True,
 ) -> Report:
-    """Run each analyzer on an already loaded image; one failing analyzer never stops the rest."""
+    """Run each analyzer on an already loaded image; one failing analyzer never stops the rest.
+    With ``verdict`` the findings are fused into ``report.verdict`` (see detectors.fusion),
+    checked for stability on perturbed copies when ``stability`` is set."""
     instances = _resolve(analyzers)
     report = Report(file=image.info, tool_version=__version__)
     if image.header_error is not None:
@@ -58,7 +73,30 @@ def analyze_image(
         instances = [a for a in instances if a.name == "integrity"]
     for analyzer in instances:
         report.findings.append(run_analyzer(analyzer, image))
+    if verdict:
+        rgb = None
+        if report.error is None and stability:
+            try:
+                rgb = image.rgb()
+            except Exception:  # undecodable pixels: no copies to check against
+                rgb = None
+        report.verdict = _verdict(report, rgb, instances, stability)
     return report
+
+
+def _verdict(report: Report, rgb, instances: list[Analyzer], stability: bool) -> Verdict:
+    from pixelsleuth.detectors.fusion import decide, default_model, fuse
+
+    try:
+        model = default_model()
+        return fuse(report, rgb, instances, model, stability)
+    except Exception as exc:  # a broken model file or a bug: keep the findings, say so
+        log.debug("verdict failed for %s", report.file.path, exc_info=True)
+        fallback = decide(report, None)
+        fallback.reasons.append(
+            f"The evidence could not be combined: {type(exc).__name__}: {str(exc)[:200]}."
+        )
+        return fallback
 
 
 def run_analyzer(analyzer: Analyzer, image: LoadedImage) -> Finding:

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import ExitStack
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -112,27 +113,62 @@ def error_row(path: str, message: str) -> dict[str, Any]:
     }
 
 
-def _analyse(path: str, analyzers: Sequence[str] | None) -> dict[str, Any]:
-    """Worker entry point: never raises for bad input (analyze_file records problems)."""
-    from pixelsleuth.analyze import analyze_file
+@dataclass(frozen=True)
+class AuditOptions:
+    """How each file is analysed; the same for every backend."""
+
+    analyzers: tuple[str, ...] | None = None
+    stability: bool = True
+    extras: bool = False  # thumbnails, heatmaps and metadata for the HTML report
+
+
+def analyse_path(path: str, options: AuditOptions) -> dict[str, Any]:
+    """The per-image function every backend runs: one JSONL row (with ``_extras`` when
+    asked). Never raises for bad input: problems are recorded in the row."""
+    from pixelsleuth.analyze import analyze_image
+    from pixelsleuth.imageio import ImageInputError, load_image
 
     try:
-        return row_from_report(analyze_file(path, analyzers))
+        try:
+            image = load_image(path)
+        except ImageInputError as exc:
+            return error_row(path, str(exc))
+        report = analyze_image(image, options.analyzers, stability=options.stability)
+        row = row_from_report(report)
+        if options.extras:
+            from pixelsleuth.htmlreport import row_extras
+
+            try:
+                rgb = image.rgb() if report.error is None else None
+            except Exception:
+                rgb = None
+            row["_extras"] = row_extras(report, rgb)
+        return row
     except Exception as exc:  # a bug must not lose the row
         return error_row(path, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
 
 
-def read_done(out: Path) -> set[str]:
-    """Paths already in ``out``; a half-written last line (a killed run) is cut off."""
-    if not out.is_file():
-        return set()
-    data = out.read_bytes()
+def _cut_partial_line(path: Path) -> bytes:
+    """The file's complete lines; a half-written last line (a killed run) is cut off."""
+    if not path.is_file():
+        return b""
+    data = path.read_bytes()
     end = data.rfind(b"\n") + 1
     if end < len(data):
-        with out.open("r+b") as fh:
+        with path.open("r+b") as fh:
             fh.truncate(end)
+    return data[:end]
+
+
+def extras_path(out: Path) -> Path:
+    """The HTML report's sidecar beside ``out``: results.jsonl → results.extras.jsonl."""
+    return out.with_name(out.stem + ".extras" + (out.suffix or ".jsonl"))
+
+
+def read_done(out: Path) -> set[str]:
+    """Paths already in ``out``, after cutting off a half-written last line."""
     done = set()
-    for line in data[:end].splitlines():
+    for line in _cut_partial_line(out).splitlines():
         try:
             done.add(json.loads(line)["path"])
         except (ValueError, KeyError, TypeError):
@@ -154,38 +190,63 @@ def audit(
     resume: bool = False,
     analyzers: Sequence[str] | None = None,
     progress: bool = True,
+    stability: bool = True,
+    extras: bool = False,
+    backend: str = "local",
+    ray_address: str | None = None,
 ) -> AuditSummary:
-    """Audit every file under ``root`` into the JSONL file ``out``."""
+    """Audit every file under ``root`` into the JSONL file ``out`` (and, with ``extras``,
+    the HTML report's sidecar :func:`extras_path`). ``backend`` is "local" (worker
+    processes on this machine) or "ray" (a Ray cluster at ``ray_address`` or RAY_ADDRESS,
+    else a local Ray instance with ``workers`` CPUs); both run :func:`analyse_path`."""
     root, out = Path(root), Path(out)
+    if backend not in ("local", "ray"):
+        raise ValueError(f"unknown backend {backend!r}; use local or ray")
     if not root.exists():
         raise FileNotFoundError(f"no such file or folder: {root}")
     if out.exists() and not resume:
         raise FileExistsError(f"{out} exists: pass --resume to continue it, or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
+    options = AuditOptions(tuple(analyzers) if analyzers else None, stability, extras)
     done = read_done(out) if resume else set()
+    side = extras_path(out)
+    if extras and resume:
+        _cut_partial_line(side)
     folder_errors: list[tuple[str, str]] = []
     total = sum(1 for _ in iter_files(root))  # a counting pass: no list of paths is kept
     summary = AuditSummary()
     bar = tqdm(total=total, desc="audit", unit="file", disable=not progress)
-    with out.open("a", encoding="utf-8") as fh:
+    with ExitStack() as stack:
+        fh = stack.enter_context(out.open("a", encoding="utf-8"))
+        side_fh = stack.enter_context(side.open("a", encoding="utf-8")) if extras else None
 
         def emit(row: dict[str, Any]) -> None:
+            extra = row.pop("_extras", None)
+            if side_fh is not None and extra is not None:
+                # the sidecar first: a row in the results is then never without its extras
+                side_fh.write(json.dumps(extra, ensure_ascii=False) + "\n")
+                side_fh.flush()
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()  # a killed run keeps every row written so far
             summary.written += 1
             summary.errors += row["error"] is not None
             bar.update(1)
 
+        def skip() -> None:
+            summary.skipped += 1
+            bar.update(1)
+
         pending = (str(p) for p in iter_files(root, folder_errors))
-        if workers <= 1:
+        if backend == "ray":
+            _run_ray(pending, done, workers, options, emit, skip, ray_address)
+        elif workers <= 1:
             for path in pending:
                 if path in done:
-                    summary.skipped += 1
-                    bar.update(1)
-                    continue
-                emit(_analyse(path, analyzers))
+                    skip()
+                else:
+                    emit(analyse_path(path, options))
         else:
-            _run_pool(pending, done, workers, analyzers, emit, summary, bar)
+            _run_pool(pending, done, workers, options, emit, skip)
         for path, message in folder_errors:
             if path not in done:
                 emit(error_row(path, message))
@@ -193,7 +254,7 @@ def audit(
     return summary
 
 
-def _run_pool(paths, done, workers, analyzers, emit, summary, bar) -> None:
+def _run_pool(paths, done, workers, options, emit, skip) -> None:
     ctx = get_context("spawn")  # torch and fork do not mix
     attempts: dict[str, int] = {}
     retry: list[str] = []
@@ -208,13 +269,12 @@ def _run_pool(paths, done, workers, analyzers, emit, summary, bar) -> None:
                 if path is None:
                     exhausted = True
                 elif path in done:
-                    summary.skipped += 1
-                    bar.update(1)
+                    skip()
                 else:
                     retry.append(path)
             while retry and len(in_flight) < 4 * workers:
                 path = retry.pop()
-                in_flight[pool.submit(_analyse, path, analyzers)] = path
+                in_flight[pool.submit(analyse_path, path, options)] = path
             if not in_flight:
                 break
             finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -239,6 +299,57 @@ def _run_pool(paths, done, workers, analyzers, emit, summary, bar) -> None:
                 pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_ray(paths, done, workers, options, emit, skip, address: str | None) -> None:
+    """The same per-image function as Ray tasks, a bounded number in flight. On a cluster
+    every node must see the same paths (a shared file system) and have pixelsleuth
+    installed; a task whose worker dies is retried once by Ray, then gets an error row."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError("the ray backend needs Ray: pip install 'pixelsleuth[ray]'") from exc
+    address = address or os.environ.get("RAY_ADDRESS")
+    started = False
+    if not ray.is_initialized():
+        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
+        ray.init(
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}},
+            **kwargs,
+        )
+        started = True
+    task = ray.remote(num_cpus=1, max_retries=1)(analyse_path)
+    limit = 4 * max(1, workers if not address else int(ray.cluster_resources().get("CPU", 1)))
+    in_flight: dict[Any, str] = {}
+    try:
+        source = iter(paths)
+        exhausted = False
+        while True:
+            while not exhausted and len(in_flight) < limit:
+                path = next(source, None)
+                if path is None:
+                    exhausted = True
+                elif path in done:
+                    skip()
+                else:
+                    in_flight[task.remote(path, options)] = path
+            if not in_flight:
+                break
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                path = in_flight.pop(ref)
+                try:
+                    emit(ray.get(ref))
+                except Exception as exc:  # the worker died twice (ray.exceptions.*)
+                    emit(
+                        error_row(path, f"analysing this file failed on Ray: {type(exc).__name__}")
+                    )
+    finally:
+        if started:
+            ray.shutdown()
 
 
 CSV_FIELDS = (

@@ -65,6 +65,9 @@ def analyze(
         typer.Option(help="Write every heatmap as a PNG file into this folder."),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show all evidence.")] = False,
+    stability: Annotated[
+        bool, typer.Option(help="Check the verdict on recompressed and rescaled copies.")
+    ] = True,
 ) -> None:
     """Analyse images and print what each analyzer found.
 
@@ -90,7 +93,7 @@ def analyze(
         _fail(str(exc.args[0]))
     failed = 0
     for i, path in enumerate(paths):
-        report = analyze_file(path, instances, limits)
+        report = analyze_file(path, instances, limits, stability=stability)
         if report.error:
             failed += 1
             typer.echo(f"pixelsleuth: {path}: {report.error}", err=True)
@@ -114,27 +117,50 @@ def audit(
     folder: Annotated[Path, typer.Argument(help="A folder (searched recursively) or a file.")],
     out: Annotated[Path, typer.Option("--out", help="JSONL results, one row per file.")],
     csv: Annotated[Path | None, typer.Option("--csv", help="Also write a CSV.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a self-contained HTML report.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (or Ray CPUs).")] = 1,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted audit.")] = False,
     analyzers: Annotated[
         str | None, typer.Option(help="Comma-separated analyzers (default: all).")
+    ] = None,
+    stability: Annotated[
+        bool, typer.Option(help="Check each verdict on recompressed and rescaled copies.")
+    ] = True,
+    backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, or local).")
     ] = None,
 ) -> None:
     """Audit every file under a folder; rows are streamed to --out as they finish."""
     from pixelsleuth.analyzers import create_analyzers
     from pixelsleuth.audit import audit as run
-    from pixelsleuth.audit import write_csv
+    from pixelsleuth.audit import extras_path, write_csv
+    from pixelsleuth.htmlreport import write_html
 
     names = _analyzer_list(analyzers)
     try:
         create_analyzers(names)  # fail fast on an unknown name
-        summary = run(folder, out, workers=max(1, workers), resume=resume, analyzers=names)
+        summary = run(
+            folder,
+            out,
+            workers=max(1, workers),
+            resume=resume,
+            analyzers=names,
+            stability=stability,
+            extras=html is not None,
+            backend=backend,
+            ray_address=ray_address,
+        )
     except KeyError as exc:
         _fail(str(exc.args[0]))
-    except (FileNotFoundError, FileExistsError) as exc:
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
         _fail(str(exc))
     if csv is not None:
         write_csv(out, csv)
+    if html is not None:
+        write_html(out, html, extras_path(out))
     typer.echo(
         f"{summary.written} rows written ({summary.skipped} already done, "
         f"{summary.errors} with errors) → {out}"
@@ -156,7 +182,12 @@ def generate(
         typer.Option(help="aligned: a tiny autoencoder (e.g. taef2) or VAE folder."),
     ] = None,
     images: Annotated[
-        Path | None, typer.Option(help="Real photos (image-to-image, aligned).")
+        Path | None,
+        typer.Option(help="Real photos (image-to-image, aligned): a folder or a manifest.csv."),
+    ] = None,
+    images_split: Annotated[
+        str | None,
+        typer.Option(help="With a manifest: only photos of this corpus split (train, ...)."),
     ] = None,
     count: Annotated[int, typer.Option(help="Images to make (or photos to use; 0 = all).")] = 8,
     prompts: Annotated[
@@ -208,6 +239,7 @@ def generate(
         model=model,
         autoencoder=autoencoder,
         images=images,
+        images_split=images_split,
         count=count,
         prompts_file=prompts,
         steps=steps,
@@ -259,6 +291,10 @@ def train(
     ] = None,
     backbone: Annotated[str, typer.Option(help="timm ResNet name.")] = "resnet34",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    split: Annotated[
+        str | None,
+        typer.Option(help="Only this corpus split of manifests: train, calibration or test."),
+    ] = None,
 ) -> None:
     """Train the residual CNN detector; saves safetensors weights, config and training log."""
     from pixelsleuth.detectors.train import TrainConfig
@@ -277,6 +313,7 @@ def train(
                 max_images_per_group=max_images_per_group,
                 backbone=backbone,
                 seed=seed,
+                split=split,
             )
         )
     except (FileNotFoundError, ValueError) as exc:
@@ -286,6 +323,38 @@ def train(
         f"(held out: {summary['validation_group_held_out']}); "
         f"{summary['seconds']:.0f} s → {out}"
     )
+
+
+@app.command("fit-verdict")
+def fit_verdict_cmd(
+    manifest: Annotated[Path, typer.Argument(help="A corpus manifest.csv.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for verdict.json and its evaluation.")],
+    fit_split: Annotated[str, typer.Option(help="Corpus split to fit on.")] = "calibration",
+    eval_split: Annotated[str, typer.Option(help="Corpus split to evaluate on.")] = "test",
+    max_per_group: Annotated[int, typer.Option(help="Images per corpus group at most.")] = 30,
+    splices: Annotated[int, typer.Option(help="Splices to make per split.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Fit the verdict model over all analyzers' scores; evaluate it on another split beside
+    the detector alone."""
+    from pixelsleuth.detectors.data import CORPUS_SPLITS
+    from pixelsleuth.detectors.fit_verdict import fit_verdict
+
+    if fit_split not in CORPUS_SPLITS or eval_split not in CORPUS_SPLITS or fit_split == eval_split:
+        _fail(f"--fit-split and --eval-split must be two different of {', '.join(CORPUS_SPLITS)}")
+    if not manifest.is_file():
+        _fail(f"{manifest}: no such manifest")
+    try:
+        evaluation = fit_verdict(manifest, out, fit_split, eval_split, max_per_group, splices, seed)
+    except (OSError, ValueError) as exc:
+        _fail(str(exc))
+    for view, res in evaluation.items():
+        f, d = res["fused"], res["detector_alone"]
+        typer.echo(
+            f"{view}: fused accuracy {f['accuracy']:.3f} ({f['inconclusive']} inconclusive), "
+            f"detector alone {d['accuracy']:.3f}, n={f['n']}"
+        )
+    typer.echo(f"→ {out / 'verdict.json'}, {out / 'verdict-eval.md'}")
 
 
 @app.command("eval")
@@ -301,16 +370,27 @@ def evaluate_cmd(
     condition: Annotated[
         list[str] | None, typer.Option(help="Only these conditions (default: all).")
     ] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only this corpus split of manifests (e.g. test).")
+    ] = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also fit the spectral baseline on these datasets (their 'train' split) "
+            "and evaluate it the same way."
+        ),
+    ] = None,
 ) -> None:
     """Evaluate a detector: AUC, AP, balanced accuracy, FPR on real, per group, under JPEG
     and rescaling, with bootstrap confidence intervals."""
     from pixelsleuth.detectors.data import load_samples
-    from pixelsleuth.detectors.evaluate import CONDITIONS, evaluate, write_reports
+    from pixelsleuth.detectors.evaluate import CONDITIONS, evaluate, fit_baseline, write_reports
     from pixelsleuth.detectors.model import ResidualDetector
 
     try:
         model = ResidualDetector.from_pretrained(weights)
-        samples = [s for src in data for s in load_samples(src)]
+        samples = [s for src in data for s in load_samples(src, split)]
+        base_samples = [s for src in baseline or [] for s in load_samples(src, "train")]
     except (FileNotFoundError, ValueError, OSError) as exc:
         _fail(str(exc))
     if group:
@@ -330,6 +410,15 @@ def evaluate_cmd(
         f"AUC {overall.get('auc', float('nan')):.4f}, FPR on real "
         f"{overall.get('fpr_real', float('nan')):.3f} → {out.with_suffix('.md')}"
     )
+    if base_samples:
+        base = fit_baseline(base_samples)
+        base_report = evaluate(base.score, samples, 0.5, condition or tuple(CONDITIONS))
+        base_out = out.with_name(out.name + "-baseline")
+        write_reports(base_report, base_out, "Spectral baseline")
+        overall = base_report["conditions"][next(iter(base_report["conditions"]))]["overall"]
+        typer.echo(
+            f"baseline AUC {overall.get('auc', float('nan')):.4f} → {base_out.with_suffix('.md')}"
+        )
 
 
 datasets_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)

@@ -14,10 +14,10 @@ from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from pixelsleuth.analyze import analyze_bytes
+from pixelsleuth.datasets.forgeries import make_splices
 from pixelsleuth.forensics.maps import to_image_size
 
 from .conftest import corpus_dir, jpeg_bytes, photo_like
-from .splices import make_splices
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,8 @@ class GenerationConfig:
     mode: str = "text-to-image"
     model: str | None = None  # a pipeline (text-to-image, image-to-image, aligned+strength)
     autoencoder: str | None = None  # aligned: a tiny/KL autoencoder folder (default: model's VAE)
-    images: Path | None = None  # real photos for image-to-image and aligned
+    images: Path | None = None  # real photos (folder or manifest.csv) for i2i and aligned
+    images_split: str | None = None  # with a manifest: only photos of this corpus split
     count: int = 8
     prompts_file: Path | None = None
     negative_prompt: str | None = NEGATIVE
@@ -184,9 +185,10 @@ def _check(config: GenerationConfig) -> None:
     if config.mode == "aligned" and not (config.autoencoder or config.model):
         raise GenerationError("aligned needs --autoencoder or --model")
     if config.mode != "text-to-image" and (
-        config.images is None or not Path(config.images).is_dir()
+        config.images is None
+        or not (Path(config.images).is_dir() or Path(config.images).suffix == ".csv")
     ):
-        raise GenerationError(f"{config.mode} needs --images, a folder of photos")
+        raise GenerationError(f"{config.mode} needs --images, a folder of photos or a manifest.csv")
     if config.batch_size < 1 or config.count < 0:
         raise GenerationError("--batch-size must be ≥ 1 and --count ≥ 0")
 
@@ -205,6 +207,32 @@ def _readable(path: Path, rejected: list[tuple[str, str]]) -> bool:
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         rejected.append((str(path), f"{type(exc).__name__}: {str(exc)[:120]}"))
         return False
+
+
+def _photo_root(config: GenerationConfig) -> Path:
+    images = Path(config.images)
+    return images.parent if images.suffix == ".csv" else images
+
+
+def _photo_paths(config: GenerationConfig) -> list[Path]:
+    """The photos of --images: every image under a folder, or the real photos of a corpus
+    manifest.csv (only those of ``images_split`` when set, so that fakes made for training
+    come from training photos only)."""
+    images = Path(config.images)
+    if images.suffix != ".csv":
+        return [
+            p
+            for p in sorted(images.rglob("*"))
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        ]
+    from pixelsleuth.detectors.data import corpus_split, from_manifest
+
+    split = config.images_split
+    return [
+        s.path
+        for s in from_manifest(images)
+        if s.label == 0 and (split is None or corpus_split(s.path) == split)
+    ]
 
 
 def _items(config: GenerationConfig, slug: str, rejected: list[tuple[str, str]]) -> Iterator[_Item]:
@@ -227,11 +255,7 @@ def _items(config: GenerationConfig, slug: str, rejected: list[tuple[str, str]])
                 prompts[i % len(prompts)],
             )
         return
-    photos = [
-        p
-        for p in sorted(Path(config.images).rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _readable(p, rejected)
-    ]
+    photos = [p for p in _photo_paths(config) if _readable(p, rejected)]
     if config.count:
         photos = photos[: config.count]
     prompts = (
@@ -240,7 +264,7 @@ def _items(config: GenerationConfig, slug: str, rejected: list[tuple[str, str]])
         else sample_prompts(max(len(photos), 1), config.seed)
     )
     for i, photo in enumerate(photos):
-        key = hashlib.sha256(str(photo.relative_to(config.images)).encode()).hexdigest()[:10]
+        key = hashlib.sha256(str(photo.relative_to(_photo_root(config))).encode()).hexdigest()[:10]
         stem = re.sub(r"[^A-Za-z0-9]+", "-", photo.stem)[:40]
         # pairs stay together: the split follows the photo, not the file
         split = assign_split(key, config.fractions, slug, holdout)

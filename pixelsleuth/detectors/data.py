@@ -8,6 +8,7 @@ that "PNG vs JPEG" or "large vs small" cannot separate them and only generator t
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -22,6 +23,19 @@ from pixelsleuth.imageio import jpeg_roundtrip
 MIN_SIDE = 64  # smaller images (metadata carriers, thumbnails) carry no usable traces
 
 
+# Corpus files are split by a hash of their file name, the same way in every command: the
+# detector trains on "train", the verdict model is fitted on "calibration", and reported
+# numbers come from "test", which neither was fitted on.
+CORPUS_SPLITS = {"train": (0.0, 0.6), "calibration": (0.6, 0.8), "test": (0.8, 1.0)}
+
+
+def corpus_split(path: str | Path) -> str:
+    """ "train", "calibration" or "test" for a corpus file, from its file name."""
+    digest = hashlib.sha256(Path(path).name.encode()).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    return next(name for name, (lo, hi) in CORPUS_SPLITS.items() if lo <= u < hi)
+
+
 @dataclass(frozen=True)
 class Sample:
     path: Path
@@ -31,10 +45,11 @@ class Sample:
     height: int = 0
 
 
-def from_manifest(manifest: str | Path) -> list[Sample]:
+def from_manifest(manifest: str | Path, split: str | None = None) -> list[Sample]:
     """AI and real images of a corpus manifest.csv (columns path, label, group, width,
-    height), relative to the manifest's folder. Forged, metadata and broken files are left
-    out, and so are images under MIN_SIDE pixels."""
+    height), relative to the manifest's folder; only those of ``split`` (see corpus_split)
+    when given. Forged, metadata and broken files are left out, and so are images under
+    MIN_SIDE pixels."""
     manifest = Path(manifest)
     root = manifest.parent
     out = []
@@ -44,6 +59,8 @@ def from_manifest(manifest: str | Path) -> list[Sample]:
                 continue
             w, h = int(row["width"] or 0), int(row["height"] or 0)
             if min(w, h) < MIN_SIDE:
+                continue
+            if split is not None and corpus_split(row["path"]) != split:
                 continue
             out.append(
                 Sample(
@@ -82,15 +99,16 @@ def from_imagefolder(folder: str | Path) -> list[Sample]:
     return out
 
 
-def load_samples(source: str | Path) -> list[Sample]:
-    """A manifest.csv file or an imagefolder folder."""
+def load_samples(source: str | Path, split: str | None = None) -> list[Sample]:
+    """A manifest.csv file or an imagefolder folder; ``split`` selects a corpus split of a
+    manifest (an imagefolder dataset is used whole)."""
     source = Path(source)
     if source.is_file() and source.suffix == ".csv":
-        return from_manifest(source)
+        return from_manifest(source, split)
     if source.is_dir() and any(source.glob("*/metadata.jsonl")):
         return from_imagefolder(source)
     if source.is_dir() and (source / "manifest.csv").is_file():
-        return from_manifest(source / "manifest.csv")
+        return from_manifest(source / "manifest.csv", split)
     raise FileNotFoundError(f"{source} is neither a manifest.csv nor an imagefolder dataset")
 
 

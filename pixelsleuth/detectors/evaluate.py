@@ -180,3 +180,17 @@ class SpectralBaseline:
 
     def score(self, rgb: np.ndarray) -> float:
         return float(self.model.predict_proba(self.features(rgb)[None])[0, 1])
+
+
+def fit_baseline(samples: Sequence[Sample], max_images: int = 400) -> SpectralBaseline:
+    """The spectral baseline fitted on (an even subsample of) ``samples``, each seen the way
+    evaluation sees images (JPEG q90, no metadata)."""
+    step = max(1, len(samples) // max_images)
+    images, labels = [], []
+    for s in samples[::step]:
+        try:
+            images.append(prepare(s.path, None, None))
+        except (OSError, ValueError):
+            continue
+        labels.append(s.label)
+    return SpectralBaseline().fit(images, labels)

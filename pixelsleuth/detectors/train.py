@@ -33,11 +33,12 @@ class TrainConfig:
     data: list[str]
     out: Path
     exclude_groups: list[str] = field(default_factory=list)  # e.g. ["ai/comfyui"] for LOGO
+    split: str | None = None  # corpus split of manifests (imagefolder datasets used whole)
     epochs: int = 10
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    patience: int = 3
+    patience: int = 4
     patch: int = 320  # decoded patch side; crops of `crop` are taken from it per epoch
     crop: int = 256
     patches_per_image: int = 4
@@ -58,10 +59,15 @@ def split_train_validation(
     samples: list[Sample], seed: int
 ) -> tuple[list[Sample], list[Sample], str | None]:
     """Validation = one whole AI group (so early stopping rewards what generalises to an
-    unseen generator) plus 15 % of the real images; the rest trains."""
+    unseen generator) plus 15 % of the real images; the rest trains. The group is drawn
+    among those with at least 5 images and at most a quarter of the AI images, so that
+    holding it out does not starve training."""
     ai_groups = sorted({s.group for s in samples if s.label == 1})
     counts = {g: sum(1 for s in samples if s.group == g) for g in ai_groups}
-    candidates = [g for g in ai_groups if counts[g] >= 5] or ai_groups
+    n_ai = sum(counts.values())
+    candidates = [g for g in ai_groups if 5 <= counts[g] <= n_ai / 4] or [
+        g for g in ai_groups if counts[g] >= 5
+    ]
     held = None
     if len(candidates) > 1:
         held = random.Random(seed).choice(candidates)
@@ -75,22 +81,38 @@ def split_train_validation(
     return train, val, held
 
 
-def _patches(samples: list[Sample], cfg: TrainConfig, rng: random.Random, desc: str):
-    """In-memory patches with labels; the minority class gets more patches per image so
-    that both classes weigh the same."""
+def _patches(
+    samples: list[Sample], cfg: TrainConfig, rng: random.Random, desc: str, balance: bool = True
+) -> tuple[list[tuple[np.ndarray, int]], list[int]]:
+    """In-memory patches with labels, and the index of the image each came from; with
+    ``balance`` the minority class gets more patches per image so both classes weigh the same."""
     n_ai = sum(s.label for s in samples)
     n_real = len(samples) - n_ai
-    out = []
-    for s in tqdm(samples, desc=desc, unit="img", disable=not cfg.progress):
+    out: list[tuple[np.ndarray, int]] = []
+    owners: list[int] = []
+    for index, s in enumerate(tqdm(samples, desc=desc, unit="img", disable=not cfg.progress)):
         per = cfg.patches_per_image
-        if n_ai and n_real:
+        if balance and n_ai and n_real:
             ratio = (n_real / n_ai) if s.label == 1 else (n_ai / n_real)
             per = max(1, min(4 * cfg.patches_per_image, round(cfg.patches_per_image * ratio)))
         try:
-            out += [(p, s.label) for p in load_patches(s, cfg.patch, per, rng)]
+            patches = load_patches(s, cfg.patch, per, rng)
         except (OSError, ValueError) as exc:
             tqdm.write(f"skipped {s.path}: {exc}")
-    return out
+            continue
+        out += [(p, s.label) for p in patches]
+        owners += [index] * len(patches)
+    return out, owners
+
+
+def _per_image(logits: np.ndarray, labels: np.ndarray, owners: list[int]):
+    """Mean logit per image, as inference averages its crops: calibration and the threshold
+    must be set on the same kind of score they are applied to."""
+    ids = np.asarray(owners)
+    uniq = np.unique(ids)
+    mean = np.array([logits[ids == i].mean() for i in uniq])
+    lab = np.array([labels[ids == i][0] for i in uniq])
+    return mean, lab
 
 
 def _predict(model: ResidualDetector, loader) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +132,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rng = random.Random(cfg.seed)
-    samples = [s for src in cfg.data for s in load_samples(src)]
+    samples = [s for src in cfg.data for s in load_samples(src, cfg.split)]
     samples = [s for s in samples if s.group not in cfg.exclude_groups]
     if cfg.max_images_per_group:
         by_group: dict[str, list[Sample]] = {}
@@ -127,10 +149,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         raise ValueError("training needs both AI and real images")
     train_s, val_s, held = split_train_validation(samples, cfg.seed)
     augment = Augment(crop=cfg.crop)
-    train_ds = PatchDataset(_patches(train_s, cfg, rng, "train patches"), augment, cfg.seed)
+    train_patches, _ = _patches(train_s, cfg, rng, "train patches")
+    train_ds = PatchDataset(train_patches, augment, cfg.seed)
     # validation: fixed processing (JPEG q90, no flips), the same every epoch
     val_aug = Augment(crop=cfg.crop, p_jpeg=1.0, quality=(90, 90), p_rescale=0.0, p_blur=0.0)
-    val_ds = PatchDataset(_patches(val_s, cfg, rng, "validation patches"), val_aug, cfg.seed + 1)
+    val_patches, val_owners = _patches(val_s, cfg, rng, "validation patches", balance=False)
+    val_ds = PatchDataset(val_patches, val_aug, cfg.seed + 1)
     loader = torch.utils.data.DataLoader(
         train_ds,
         batch_size=cfg.batch_size,
@@ -160,7 +184,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             sched.step()
             total += loss.item() * len(y)
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        logits, labels = _predict(model, val_loader)
+        logits, labels = _per_image(*_predict(model, val_loader), val_owners)
         auc = float(roc_auc_score(labels, logits)) if len(set(labels)) == 2 else float("nan")
         history.append({"epoch": epoch + 1, "loss": total / len(train_ds), "val_auc": auc})
         if cfg.progress:
@@ -175,7 +199,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             if bad_epochs >= cfg.patience:
                 break
     model.load_state_dict(best_state)
-    logits, labels = _predict(model, val_loader)
+    logits, labels = _per_image(*_predict(model, val_loader), val_owners)
     # Platt scaling, then a threshold that keeps validation real photos' false alarms low
     platt = LogisticRegression(C=1e4).fit(logits[:, None], labels)
     model.config.platt_a = float(platt.coef_[0, 0])

@@ -1,4 +1,7 @@
-"""Splices made from the corpus's camera photos, with their ground-truth masks.
+"""Labelled manipulations made from real photos: splices with their ground-truth masks.
+
+Used to measure localisation (tests) and to give the verdict model examples of edited photos
+(`pixelsleuth fit-verdict`), since real forgeries with masks are scarce.
 
 A rectangle from one photo (the donor, saved as JPEG at quality q_donor first) is pasted into
 another (the host) and the composite is saved at quality q_final. Half of the pastes keep the
