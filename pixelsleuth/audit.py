@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
@@ -194,11 +194,13 @@ def audit(
     extras: bool = False,
     backend: str = "local",
     ray_address: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> AuditSummary:
     """Audit every file under ``root`` into the JSONL file ``out`` (and, with ``extras``,
     the HTML report's sidecar :func:`extras_path`). ``backend`` is "local" (worker
     processes on this machine) or "ray" (a Ray cluster at ``ray_address`` or RAY_ADDRESS,
-    else a local Ray instance with ``workers`` CPUs); both run :func:`analyse_path`."""
+    else a local Ray instance with ``workers`` CPUs); both run :func:`analyse_path`.
+    ``on_progress(done, total)`` is called after every file (the app's progress bar)."""
     root, out = Path(root), Path(out)
     if backend not in ("local", "ray"):
         raise ValueError(f"unknown backend {backend!r}; use local or ray")
@@ -230,11 +232,16 @@ def audit(
             fh.flush()  # a killed run keeps every row written so far
             summary.written += 1
             summary.errors += row["error"] is not None
-            bar.update(1)
+            tick()
 
         def skip() -> None:
             summary.skipped += 1
+            tick()
+
+        def tick() -> None:
             bar.update(1)
+            if on_progress is not None:
+                on_progress(bar.n, total)
 
         pending = (str(p) for p in iter_files(root, folder_errors))
         if backend == "ray":
@@ -393,3 +400,41 @@ def write_csv(jsonl: str | Path, out: str | Path) -> int:
             )
             rows += 1
     return rows
+
+
+def extract_zip(
+    data: bytes, dest: str | Path, max_files: int = 20_000, max_bytes: int = 4 * 2**30
+) -> int:
+    """Unpack an uploaded zip into ``dest`` safely: no paths outside it, no links, and
+    limits on the number of files and on the bytes actually written (a zip bomb stops at
+    the limit). Returns the number of files written; raises ValueError for a bad archive."""
+    import io
+    import zipfile
+
+    dest = Path(dest).resolve()
+    written = total = 0
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a zip archive ({exc})") from exc
+    with archive:
+        for info in archive.infolist():
+            if info.is_dir() or (info.external_attr >> 16) & 0o170000 == 0o120000:
+                continue  # folders are made as needed; symbolic links are never followed
+            target = (dest / info.filename).resolve()
+            if not target.is_relative_to(dest):
+                raise ValueError(f"unsafe path in the zip: {info.filename!r}")
+            if written >= max_files:
+                raise ValueError(f"the zip holds more than {max_files} files")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with archive.open(info) as src, target.open("wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise ValueError(f"the zip unpacks to more than {max_bytes} bytes")
+                        dst.write(chunk)
+            except (zipfile.BadZipFile, OSError, EOFError) as exc:
+                raise ValueError(f"damaged zip member {info.filename!r}: {exc}") from exc
+            written += 1
+    return written

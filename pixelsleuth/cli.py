@@ -450,6 +450,34 @@ def add_real(
     )
 
 
+@app.command("app")
+def run_app(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
+    address: Annotated[
+        str, typer.Option(help="Address to bind (0.0.0.0 to serve others: mind who can reach it).")
+    ] = "127.0.0.1",
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MB.")] = 200,
+) -> None:
+    """Start the Streamlit app (Inspect, Audit, Generate) and print its address."""
+    import os
+
+    from pixelsleuth.app import MAIN_SCRIPT
+
+    args = [
+        sys.executable, "-m", "streamlit", "run", str(MAIN_SCRIPT),
+        "--server.port", str(port),
+        "--server.address", address,
+        "--server.headless", "true",
+        "--server.maxUploadSize", str(max_upload_mb),
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    os.environ.setdefault("PIXELSLEUTH_MAX_FILE_BYTES", str(max_upload_mb * 2**20))
+    typer.echo(f"pixelsleuth app on http://{address}:{port}", err=True)
+    os.execv(sys.executable, args)
+
+
 @app.command("analyzers")
 def list_analyzers() -> None:
     """List the available analyzers and what each one tells you."""

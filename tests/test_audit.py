@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pixelsleuth.audit import audit, iter_files, write_csv
+from pixelsleuth.audit import ROW_FIELDS, audit, extras_path, iter_files, write_csv
 from pixelsleuth.cli import app
+from pixelsleuth.htmlreport import write_html
 
 from .conftest import corpus_dir, corpus_manifest, file_state, jpeg_bytes, photo_like
 
@@ -120,3 +122,59 @@ def test_audit_of_the_corpus_has_one_row_per_file(tmp_path):
         if entry["label"] == "broken" and entry["bytes"] == "0":
             assert rows[entry["path"]]["error"]
     assert {p: file_state(p) for p in before} == before
+
+
+def test_html_report_has_every_row_thumbnails_heatmaps_and_errors(folder, tmp_path):
+    out = tmp_path / "r.jsonl"
+    audit(folder, out, analyzers=[*FAST, "ela"], extras=True, progress=False)
+    html = tmp_path / "r.html"
+    assert write_html(out, html, extras_path(out)) == 7
+    text = html.read_text()
+    assert text.count("<tr class='row'") == 7
+    assert text.count("<template id='d") == 7
+    assert "<img class='thumb' src='data:image/jpeg;base64," in text
+    assert "<figcaption>ela: " in text  # the ELA heatmap is in the row details
+    assert "class='badge error'>error<" in text  # notes.txt, broken.jpg, empty.png
+    assert "http://" not in text and "https://" not in text  # self-contained
+    # the JSONL rows keep their documented schema: extras went to the sidecar
+    assert all(set(r) == set(ROW_FIELDS) for r in _rows(out))
+    assert len(_rows(extras_path(out))) == 4 + 3  # every file has its extras
+
+
+def test_html_report_works_in_a_real_browser(folder, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    out = tmp_path / "r.jsonl"
+    audit(folder, out, analyzers=FAST, extras=True, progress=False)
+    html = tmp_path / "r.html"
+    write_html(out, html, extras_path(out))
+    dom = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            html.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert '<span id="count">7 shown</span>' in dom  # the page's script ran
+
+
+def test_ray_backend_gives_the_same_rows_as_local(folder, tmp_path):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'pixelsleuth[ray]'")
+    audit(folder, tmp_path / "local.jsonl", analyzers=FAST, progress=False)
+    audit(
+        folder, tmp_path / "ray.jsonl", analyzers=FAST, progress=False, backend="ray", workers=2
+    )
+    local = {r["path"]: r for r in _rows(tmp_path / "local.jsonl")}
+    remote = {r["path"]: r for r in _rows(tmp_path / "ray.jsonl")}
+    assert len(remote) == len(_rows(tmp_path / "ray.jsonl")) == 7
+    assert remote == local

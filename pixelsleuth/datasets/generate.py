@@ -17,7 +17,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,11 +101,14 @@ class _Item:
     real_file: str | None = None  # aligned: the real twin's file name
 
 
-def generate(config: GenerationConfig) -> GenerationSummary:
-    """Run a generation job; returns counts. Raises GenerationError for user errors."""
+def generate(
+    config: GenerationConfig, on_progress: Callable[[int, int], None] | None = None
+) -> GenerationSummary:
+    """Run a generation job; returns counts. Raises GenerationError for user errors.
+    ``on_progress(done, total)`` is called after each batch (the app's progress bar)."""
     import time
 
-    _check(config)
+    validate(config)
     start = time.perf_counter()
     device = pick_device(config.device)
     dtype = pick_dtype(device, config.dtype)
@@ -157,6 +160,8 @@ def generate(config: GenerationConfig) -> GenerationSummary:
                     _write(dataset, config, item, image, summary.generator)
                     summary.written += 1
             bar.update(sum(todo))
+            if on_progress is not None:
+                on_progress(bar.n, len(missing))
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise GenerationError(
             "not enough memory: try --batch-size 1, a smaller --width/--height or --max-side, "
@@ -175,7 +180,8 @@ def generate(config: GenerationConfig) -> GenerationSummary:
     return summary
 
 
-def _check(config: GenerationConfig) -> None:
+def validate(config: GenerationConfig) -> None:
+    """Raise GenerationError for a job that cannot run (before any model is loaded)."""
     if config.mode not in MODES:
         raise GenerationError(f"unknown mode {config.mode!r}; use one of {', '.join(MODES)}")
     if config.format.lower() not in FORMATS:

@@ -83,3 +83,12 @@ def save_heatmap(x: np.ndarray, path: str | Path, width: int | None = None) -> P
     path = Path(path)
     im.save(path, "PNG")
     return path
+
+
+def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
+    """The colourised ``heat`` map ([0, 1], any size) laid over ``rgb`` (uint8 H×W×3) with
+    opacity ``alpha`` in [0, 1]; returns uint8 H×W×3 at the image's size."""
+    h, w = rgb.shape[:2]
+    colour = np.asarray(Image.fromarray(colorize(heat)).resize((w, h), Image.Resampling.NEAREST))
+    a = float(np.clip(alpha, 0.0, 1.0))
+    return (rgb.astype(np.float32) * (1 - a) + colour.astype(np.float32) * a).astype(np.uint8)

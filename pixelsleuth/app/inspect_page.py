@@ -1,0 +1,98 @@
+"""Inspect: upload images, get a result card for each."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from pixelsleuth.analyze import analyze_bytes
+from pixelsleuth.app.card import report_card
+from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
+from pixelsleuth.report import Report
+
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "bmp"]
+
+
+@st.cache_resource(show_spinner="Loading the detector and the verdict model…")
+def warm_models() -> str:
+    """Load the detector and verdict model once per server (later calls reuse them)."""
+    from pixelsleuth.detectors.analyzer import load_detector, weights_path
+    from pixelsleuth.detectors.fusion import default_model
+
+    path = weights_path()
+    if path is not None:
+        load_detector(str(path))
+    return "verdict model " + ("installed" if default_model() else "missing")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def analyse(
+    data: bytes, name: str, digest: str, stability: bool
+) -> tuple[Report, np.ndarray | None]:
+    """The Report for uploaded bytes (cached by content), and the pixels to show."""
+    limits = Limits.from_env()
+    report = analyze_bytes(data, name, limits=limits, stability=stability)
+    rgb = None
+    if report.error is None:
+        try:
+            rgb = load_bytes(data, name, limits).rgb()
+        except (ImageInputError, OSError, ValueError):
+            rgb = None
+    if rgb is not None and max(rgb.shape[:2]) > 1600:  # what the browser gets, not the analysis
+        step = int(np.ceil(max(rgb.shape[:2]) / 1600))
+        rgb = np.ascontiguousarray(rgb[::step, ::step])
+    return report, rgb
+
+
+def render() -> None:
+    st.header("Inspect images")
+    st.caption(
+        "Drop one or more images. Each gets a verdict with its probability, the reasons for "
+        "it, and every analyzer's evidence. Files are analysed in memory and never changed."
+    )
+    warm_models()
+    limits = Limits.from_env()
+    stability = st.toggle(
+        "Check the verdict on recompressed and rescaled copies (slower, more careful)",
+        value=True,
+        key="stability",
+    )
+    uploads = st.file_uploader(
+        "Images",
+        type=None,  # any file: a non-image gets a clear message rather than a refusal
+        accept_multiple_files=True,
+        key="uploads",
+        help=f"Up to {limits.max_file_bytes // 2**20} MB and {limits.max_pixels / 1e6:.0f} "
+        f"megapixels per image. Supported: {', '.join(IMAGE_TYPES)}.",
+    )
+    if not uploads:
+        st.info("No image yet: drag files onto the box above.")
+        return
+    for i, upload in enumerate(uploads):
+        data = upload.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        with st.container(border=True):
+            st.subheader(upload.name)
+            with st.spinner(f"Analysing {upload.name}…"):
+                report, rgb = analyse(data, upload.name, digest, stability)
+            left, right = st.columns([1, 2])
+            with left:
+                if rgb is not None:
+                    st.image(rgb, width="stretch")
+                info = report.file
+                if info.format:
+                    st.caption(
+                        f"{info.format} · {info.width}×{info.height} · "
+                        f"{(info.size_bytes or 0) / 1024:.0f} KB · sha256 {digest[:12]}…"
+                    )
+            with right:
+                report_card(report, rgb, key=f"u{i}-{digest[:8]}")
+            st.download_button(
+                "Download the report (JSON)",
+                report.to_json(indent=2),
+                file_name=f"{upload.name}.pixelsleuth.json",
+                mime="application/json",
+                key=f"dl-{i}-{digest[:8]}",
+            )
