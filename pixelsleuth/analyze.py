@@ -74,22 +74,18 @@ def analyze_image(
     for analyzer in instances:
         report.findings.append(run_analyzer(analyzer, image))
     if verdict:
-        rgb = None
-        if report.error is None and stability:
-            try:
-                rgb = image.rgb()
-            except Exception:  # undecodable pixels: no copies to check against
-                rgb = None
-        report.verdict = _verdict(report, rgb, instances, stability)
+        report.verdict = _verdict(report, image, instances, stability)
     return report
 
 
-def _verdict(report: Report, rgb, instances: list[Analyzer], stability: bool) -> Verdict:
+def _verdict(
+    report: Report, image: LoadedImage | None, instances: list[Analyzer], stability: bool
+) -> Verdict:
     from pixelsleuth.detectors.fusion import decide, default_model, fuse
 
     try:
         model = default_model()
-        return fuse(report, rgb, instances, model, stability)
+        return fuse(report, image, instances, model, stability)
     except Exception as exc:  # a broken model file or a bug: keep the findings, say so
         log.debug("verdict failed for %s", report.file.path, exc_info=True)
         fallback = decide(report, None)

@@ -31,6 +31,7 @@ from pixelsleuth.report import Direction, Evidence, Report, Verdict, VerdictLabe
 CLASSES = (VerdictLabel.CAMERA_ORIGINAL, VerdictLabel.AI_GENERATED, VerdictLabel.MANIPULATED)
 SCORED_ANALYZERS = (
     "metadata",
+    "thumbnail",
     "jpeg",
     "ela",
     "ghost",
@@ -52,7 +53,14 @@ MIN_PROBABILITY = 0.5  # a label needs a majority; otherwise the verdict is inco
 STABILITY_VIEWS = (("recompressed as JPEG q85", None, 85), ("rescaled to 0.75×", 0.75, None))
 # Findings about the file rather than its pixels; the stability copies keep the original's,
 # since re-encoding a copy rewrites them by construction (new tables, no metadata).
-FILE_ANALYZERS = ("metadata", "generator-metadata", "provenance", "integrity", "jpeg")
+FILE_ANALYZERS = (
+    "metadata",
+    "thumbnail",
+    "generator-metadata",
+    "provenance",
+    "integrity",
+    "jpeg",
+)
 CAVEAT = (
     "Metadata can be stripped or forged: this verdict trusts what the file declares about itself."
 )
@@ -243,15 +251,20 @@ def stability_copies(rgb: np.ndarray) -> list[tuple[str, bytes]]:
 
 def fuse(
     report: Report,
-    rgb: np.ndarray | None,
+    image: Any,
     analyzers: Sequence[Any],
     model: VerdictModel | None,
     stability: bool = True,
 ) -> Verdict:
     """The verdict with the stability check: the copies keep the original's file-level
-    findings and rerun the pixel analyzers."""
+    findings and rerun the pixel analyzers. ``image`` is the LoadedImage (or its RGB array);
+    its pixels are only decoded when the model decided and a check is due."""
     verdict = decide(report, model)
-    if not stability or rgb is None or verdict.method != "model":
+    if not stability or image is None or verdict.method != "model":
+        return verdict
+    try:
+        rgb = image if isinstance(image, np.ndarray) else image.rgb()
+    except Exception:  # pixels that do not decode: nothing to perturb
         return verdict
     from pixelsleuth.analyze import analyze_image
     from pixelsleuth.imageio import load_bytes

@@ -1,6 +1,7 @@
 """Pure forensic analysis: one module per analyzer, each registered on import.
 
-- ``metadata``: EXIF/XMP/IPTC/ICC/GPS/thumbnail facts and what they imply
+- ``metadata``: EXIF/XMP/IPTC/ICC/GPS facts and what they imply (never decodes pixels)
+- ``thumbnail``: whether the EXIF preview still shows the image
 - ``generator_metadata``: settings written by AI image generators
 - ``provenance``: C2PA Content Credentials and IPTC DigitalSourceType
 - ``jpeg``: JPEG tables, quality, encoder signatures, double compression
@@ -25,6 +26,7 @@ from pixelsleuth.forensics import (
     noise,
     provenance,
     spectrum,
+    thumbnail,
 )
 
 __all__ = [
@@ -38,4 +40,5 @@ __all__ = [
     "noise",
     "provenance",
     "spectrum",
+    "thumbnail",
 ]

@@ -1,0 +1,189 @@
+"""Write the model card (README.md) of the shipped weights from the files the project's own
+commands produced: training.json, the `pixelsleuth eval` reports, the leave-one-group-out
+results of scripts/logo.py and the `pixelsleuth fit-verdict` evaluation.
+
+    python scripts/model_card.py --weights pixelsleuth/detectors/weights \
+        --eval out/default/eval-test --logo out/logo/logo.json --verdict out/default/verdict
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+COMMANDS = """\
+# 1. aligned fakes from the corpus's *training* photos only (taef2 round trip)
+pixelsleuth generate --mode aligned --autoencoder ../shared/models/taef2 \\
+    --images ../shared/corpus/manifest.csv --images-split train --count 0 \\
+    --max-side 768 --format png --no-provenance --out out/default/aligned
+# 2. train on the corpus's train split + the aligned fakes
+pixelsleuth train ../shared/corpus/manifest.csv out/default/aligned --split train \\
+    --out out/default/detector --epochs 10 --max-images-per-group 80
+cp out/default/detector/{config.json,model.safetensors,training.json} \\
+    pixelsleuth/detectors/weights/
+# 3. evaluate on the test split (never trained on), beside the spectral baseline
+pixelsleuth eval ../shared/corpus/manifest.csv --split test \\
+    --weights pixelsleuth/detectors/weights \\
+    --baseline ../shared/corpus/manifest.csv --out out/default/eval-test
+# 4. the verdict model: fitted on the calibration split, evaluated on the test split
+pixelsleuth fit-verdict ../shared/corpus/manifest.csv --out out/default/verdict
+cp out/default/verdict/verdict.json pixelsleuth/detectors/weights/
+# 5. leave-one-group-out (with aligned fakes)
+python scripts/logo.py --work out/logo --epochs 6
+# 6. this card
+python scripts/model_card.py"""
+
+
+def _f(x: float | None) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def eval_table(report: dict, baseline: dict | None) -> list[str]:
+    lines = [
+        "| condition | AUC (95 % CI) | AP | balanced acc. | FPR real | baseline AUC |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, cond in report["conditions"].items():
+        m = cond["overall"]
+        b = (baseline or {}).get("conditions", {}).get(name, {}).get("overall", {})
+        ci = m.get("auc_ci95") or [None, None]
+        lines.append(
+            f"| {name} | {_f(m.get('auc'))} ({_f(ci[0])}–{_f(ci[1])}) | {_f(m.get('ap'))} | "
+            f"{_f(m.get('balanced_accuracy'))} | {_f(m.get('fpr_real'))} | {_f(b.get('auc'))} |"
+        )
+    return lines
+
+
+def group_table(report: dict, condition: str = "jpeg90") -> list[str]:
+    lines = ["| group | AI | real | AUC | FPR real |", "|---|---|---|---|---|"]
+    for g, m in report["conditions"][condition]["groups"].items():
+        lines.append(
+            f"| {g} | {m['n_ai']} | {m['n_real']} | {_f(m.get('auc'))} | "
+            f"{_f(m.get('fpr_real'))} |"
+        )
+    return lines
+
+
+def logo_table(logo: dict) -> list[str]:
+    lines = [
+        "| held-out group | aligned fakes | detector AUC (q90) | FPR real | AUC after q75+0.5× "
+        "| baseline AUC (q90) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(logo.values(), key=lambda r: (r["held_out"], not r["aligned"])):
+        d, b = r["detector"], r["baseline"]
+        lines.append(
+            f"| {r['held_out']} | {'yes' if r['aligned'] else 'no'} | "
+            f"{_f(d['jpeg90'].get('auc'))} | {_f(d['jpeg90'].get('fpr_real'))} | "
+            f"{_f(d['jpeg75+rescale0.5'].get('auc'))} | {_f(b['jpeg90'].get('auc'))} |"
+        )
+    return lines
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parent.parent
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--weights", type=Path, default=root / "pixelsleuth/detectors/weights")
+    p.add_argument("--eval", type=Path, default=root / "out/default/eval-test")
+    p.add_argument("--logo", type=Path, default=root / "out/logo/logo.json")
+    p.add_argument("--verdict", type=Path, default=root / "out/default/verdict")
+    args = p.parse_args()
+    training = json.loads((args.weights / "training.json").read_text())
+    config = json.loads((args.weights / "config.json").read_text())
+    report = json.loads(args.eval.with_suffix(".json").read_text())
+    base_path = args.eval.with_name(args.eval.name + "-baseline.json")
+    baseline = json.loads(base_path.read_text()) if base_path.is_file() else None
+    size_mb = (args.weights / "model.safetensors").stat().st_size / 1e6
+    lines = [
+        "---",
+        "license: mit",
+        "library_name: pixelsleuth",
+        "tags: [image-forensics, ai-image-detection, timm, safetensors]",
+        "---",
+        "",
+        "# pixelsleuth default detector",
+        "",
+        f"A residual CNN (NPR residual x − up(down(x)) in front of a timm `{config['backbone']}` "
+        f"cut after stage {config['stages']}; {training['parameters']:,} parameters, "
+        f"{size_mb:.1f} MB of safetensors). It scores {config['crops']} native-resolution "
+        f"crops of {config['crop']}² (no resizing), averages their logits and calibrates them "
+        f"with Platt scaling (a={config['platt_a']:.3f}, b={config['platt_b']:.3f}); an image "
+        f"is called AI-generated at probability ≥ {config['threshold']:.3f}, a threshold set "
+        "for a 5 % false-positive rate on validation real photos (per-image scores).",
+        "",
+        "## Data",
+        "",
+        "Corpus files are split by a hash of their file name (`pixelsleuth.detectors.data."
+        "corpus_split`): 60 % train, 20 % calibration (the verdict model), 20 % test. "
+        "Training used the corpus's train split (AI groups "
+        + ", ".join(g for g in training["groups"] if g.startswith("ai/"))
+        + "; real groups "
+        + ", ".join(g for g in training["groups"] if g.startswith("real/"))
+        + ") plus aligned fakes made with the taef2 autoencoder from the training split's real "
+        "photos only, whose real twins join the reals. "
+        f"{training['train_images']} training and {training['validation_images']} validation "
+        f"images; validation held out the whole group `{training['validation_group_held_out']}`"
+        ".",
+        "",
+        "## Recipe",
+        "",
+        "Augmentation identical for both classes (JPEG q60–100 with p=0.8, rescale 0.5–1 with "
+        "p=0.3, blur p=0.1, crops, flips), class-balanced patches, AdamW + one-cycle LR, early "
+        f"stopping on validation AUC (best {training['best_validation_auc']:.3f}), "
+        f"{training['seconds'] / 60:.0f} min on 2 CPU cores. Recipe: "
+        f"`{json.dumps(training['recipe'])}`.",
+        "",
+        "Exact commands:",
+        "",
+        "```bash",
+        COMMANDS,
+        "```",
+        "",
+        "## Measured on the test split (never trained on)",
+        "",
+        "Every image re-encoded as JPEG q90 without metadata first, then each condition.",
+        "",
+        *eval_table(report, baseline),
+        "",
+        "Per group (q90):",
+        "",
+        *group_table(report),
+        "",
+    ]
+    if args.logo.is_file():
+        logo = json.loads(args.logo.read_text())
+        lines += [
+            "## Leave one group out",
+            "",
+            "`scripts/logo.py`: for each AI group, a model trained without it (6 epochs, ≤ 60 "
+            "images per group) is tested on it and on 30 % of the real photos that no fold "
+            "trains on; every image re-encoded as JPEG q90 without metadata.",
+            "",
+            *logo_table(logo),
+            "",
+        ]
+    verdict = args.verdict / "verdict-eval.md"
+    if verdict.is_file():
+        lines += [
+            "## The fused verdict (verdict.json)",
+            "",
+            "Fitted with `pixelsleuth fit-verdict` on the calibration split; below, the test "
+            "split, each image as it is and stripped (JPEG q90, no metadata).",
+            "",
+            verdict.read_text().split("\n", 2)[-1].replace("### ", "#### "),
+        ]
+    lines += [
+        "## Limits",
+        "",
+        "Trained on a small corpus: per-group numbers rest on few images (see the confidence "
+        "intervals). Generators, post-processing and content far from the training data can "
+        "fool it; it is one piece of evidence among the analyzers, never proof on its own.",
+        "",
+    ]
+    (args.weights / "README.md").write_text("\n".join(lines))
+    print(f"wrote {args.weights / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()
