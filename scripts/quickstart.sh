@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up pixelsleuth in ./.venv and analyse a few sample images.
+# Set up pixelsleuth in ./.venv, analyse a few sample images, and audit them into an HTML report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -26,3 +26,10 @@ PY
   samples+=(out/sample.png)
 fi
 .venv/bin/pixelsleuth analyze "${samples[@]}"
+
+# the batch audit of the same samples (linked, never copied or modified) → out/quickstart/
+rm -rf out/quickstart && mkdir -p out/quickstart/images
+for f in "${samples[@]}"; do ln -s "$(realpath "$f")" "out/quickstart/images/$(basename "$f")"; done
+.venv/bin/pixelsleuth audit out/quickstart/images --out out/quickstart/results.jsonl \
+    --csv out/quickstart/results.csv --html out/quickstart/report.html
+echo "open out/quickstart/report.html in a browser; start the app with: .venv/bin/pixelsleuth app"
