@@ -3,6 +3,7 @@ headless Chromium against `pixelsleuth app` for the screenshot."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import signal
@@ -32,11 +33,16 @@ def _app(page: str = "Inspect") -> AppTest:
     return at
 
 
+def _plain(text: str) -> str:
+    """What the reader sees: the app escapes Markdown in text that comes from files."""
+    return str(text).replace("\\", "")
+
+
 def _texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [e.label for e in at.expander] + [s.value for s in at.subheader]
     parts += [e.value for e in at.error] + [w.value for w in at.warning]
-    return "\n".join(str(p) for p in parts)
+    return _plain("\n".join(str(p) for p in parts))
 
 
 def _corpus_file(group: str) -> Path:
@@ -87,9 +93,9 @@ def test_inspect_handles_damaged_and_non_image_uploads_beside_a_good_one():
         ]
     ).run()
     assert not at.exception, at.exception
-    errors = [e.value for e in at.error]
-    assert any("notes.txt" not in e and "not a recognised image" in e for e in errors), errors
-    headers = [s.value for s in at.subheader]
+    errors = [_plain(e.value) for e in at.error]
+    assert any("not a recognised image" in e for e in errors), errors
+    headers = [_plain(s.value) for s in at.subheader]
     assert headers[:3] == [good.name, "notes.txt", "truncated.jpg"]
     text = _texts(at)
     assert "File integrity" in text  # the truncated JPEG still gets its findings
@@ -97,6 +103,26 @@ def test_inspect_handles_damaged_and_non_image_uploads_beside_a_good_one():
     assert any(
         b in text for b in ("Camera original", "Inconclusive", "Manipulated", "AI-generated")
     )
+
+
+def test_hostile_metadata_cannot_inject_markdown():
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(
+        "parameters",
+        "![track](http://evil.example/t.png) :red[FAKE] $x$\nSteps: 20, Sampler: Euler, "
+        "CFG scale: 7, Seed: 1, Size: 96x128, Model: [click](http://evil.example)",
+    )
+    buf = io.BytesIO()
+    Image.fromarray(photo_like()).save(buf, "PNG", pnginfo=info)
+    at = _app()
+    at.toggle(key="stability").set_value(False)
+    at.file_uploader(key="uploads").upload("x.png", buf.getvalue(), "image/png").run()
+    assert not at.exception, at.exception
+    raw = "\n".join(m.value for m in at.markdown)
+    assert "click" in raw  # the hostile model name is shown ...
+    assert "](http" not in raw and ":red[" not in raw  # ... but as text, not as Markdown
 
 
 def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
@@ -126,11 +152,11 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
 def test_audit_page_refuses_a_missing_folder_and_a_bad_zip():
     at = _app("Audit")
     at.text_input(key="audit_folder").set_value("/no/such/folder").run()
-    assert "is not a folder" in at.error[0].value
+    assert "is not a folder" in _plain(at.error[0].value)
     at.radio(key="audit_source").set_value("An uploaded zip").run()
     at.file_uploader(key="audit_zip").upload("x.zip", b"PK\x03\x04 broken", "application/zip")
     at.run()
-    assert not at.exception and "Could not use this zip" in at.error[0].value
+    assert not at.exception and "Could not use this zip" in _plain(at.error[0].value)
 
 
 def test_generate_page_runs_a_tiny_model_in_the_background(tmp_path):
@@ -161,7 +187,7 @@ def test_generate_page_explains_a_bad_request():
     at.text_input(key="gen_model").set_value("some/model").run()
     at.button(key="gen_run").click().run()
     assert not at.exception
-    assert "needs --images" in at.error[0].value
+    assert "needs --images" in _plain(at.error[0].value)
 
 
 # -- a real browser -------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from pixelsleuth.app.card import plain
 from pixelsleuth.app.jobs import Job
 from pixelsleuth.audit import audit, extract_zip, extras_path, iter_files, write_csv
 from pixelsleuth.htmlreport import write_html
@@ -73,7 +74,7 @@ def render() -> None:
         if text:
             folder = Path(text).expanduser()
             if not folder.is_dir():
-                st.error(f"{folder} is not a folder on this server.")
+                st.error(plain(f"{folder} is not a folder on this server."))
                 folder = None
     else:
         upload = st.file_uploader("Zip of images", type=["zip"], key="audit_zip")
@@ -84,7 +85,7 @@ def render() -> None:
                     n = extract_zip(upload.getvalue(), target)
                     st.success(f"Unpacked {n} files.")
                 except ValueError as exc:
-                    st.error(f"Could not use this zip: {exc}")
+                    st.error(plain(f"Could not use this zip: {exc}"))
                     target = None
             folder = target
     stability = st.toggle("Stability check (slower)", value=False, key="audit_stability")
@@ -107,7 +108,7 @@ def _progress(job: Job) -> None:
     if job.running:
         st.progress(job.fraction, text=f"Auditing: {job.status()}")
     elif job.error:
-        st.error(f"The audit stopped: {job.error}")
+        st.error(plain(f"The audit stopped: {job.error}"))
     else:
         st.progress(1.0, text=f"Done: {job.status()}")
         if st.session_state.get("audit_shown") is not job:
@@ -184,9 +185,9 @@ def _results(job: Job) -> None:
 def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
     with st.container(border=True):
         if row["error"]:
-            st.error(row["error"])
+            st.error(plain(row["error"]))
         for reason in row["reasons"]:
-            st.markdown(f"- {reason}")
+            st.markdown(f"- {plain(reason)}")
         if extra and extra.get("maps"):
             cols = st.columns(min(4, len(extra["maps"]) + 1))
             if extra.get("image"):

@@ -6,6 +6,7 @@ Layout only: everything shown comes from the Report and the analyzers' own ``tit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,15 @@ import streamlit as st
 
 from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.report import Finding, Report
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
+
+
+def plain(text: object) -> str:
+    """Text from a file (metadata, names, messages quoting them) made inert for Streamlit's
+    Markdown: no links, images, colours, emoji codes or LaTeX from hostile metadata."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
 
 BADGE = {
     "ai-generated": ("red", "AI-generated"),
@@ -37,7 +47,7 @@ def analyzer_texts() -> dict[str, tuple[str, str]]:
 def verdict_header(report: Report) -> None:
     v = report.verdict
     if report.error:
-        st.error(f"Could not analyse this file: {report.error}.")
+        st.error(plain(f"Could not analyse this file: {report.error}."))
         return
     if v is None:
         st.info("No verdict: the findings below were not combined.")
@@ -56,7 +66,7 @@ def verdict_header(report: Report) -> None:
         + " Probabilities are calibrated estimates from the evidence below, not proof."
     )
     for reason in v.reasons[:5]:
-        st.markdown(f"- {reason}")
+        st.markdown(f"- {plain(reason)}")
 
 
 def report_card(report: Report, rgb: np.ndarray | None, key: str) -> None:
@@ -77,16 +87,16 @@ def report_card(report: Report, rgb: np.ndarray | None, key: str) -> None:
         with st.expander(f"{title}{score}", expanded=suspicious or finding.analyzer == "detector"):
             st.caption(explains)
             if finding.error:
-                st.warning(finding.summary)
+                st.warning(plain(finding.summary))
                 continue
-            st.markdown(finding.summary)
+            st.markdown(plain(finding.summary))
             SECTIONS.get(finding.analyzer, _evidence)(finding, rgb, f"{key}-{finding.analyzer}")
 
 
 def _evidence(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
     shown = [e for e in finding.evidence if e.message != finding.summary]
     for e in shown[:8]:
-        st.markdown(f"- {e.message}")
+        st.markdown(f"- {plain(e.message)}")
     if finding.heatmaps and rgb is not None:
         _heatmaps(finding, rgb, key)
 
@@ -183,7 +193,7 @@ def _provenance(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
     }.get(state, state)
     st.markdown(f"**C2PA status:** {label}")
     if c2pa.get("signer"):
-        st.markdown(f"**Signer:** {c2pa['signer']}")
+        st.markdown(f"**Signer:** {plain(c2pa['signer'])}")
     _evidence(finding, rgb, key)
 
 

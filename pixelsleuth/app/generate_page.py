@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pixelsleuth.app.card import plain
 from pixelsleuth.app.jobs import Job
 from pixelsleuth.datasets.generate import GenerationConfig, GenerationError, generate, validate
 
@@ -73,7 +74,7 @@ def render() -> None:
         try:
             validate(config)
         except GenerationError as exc:
-            st.error(str(exc))
+            st.error(plain(str(exc)))
         else:
             st.session_state.gen_job = job = start_generation(config)
     if job is not None:
@@ -87,7 +88,7 @@ def _progress(job: Job) -> None:
     if job.running:
         st.progress(job.fraction, text=f"Generating: {job.status()}")
     elif job.error:
-        st.error(f"Generation stopped: {job.error}")
+        st.error(plain(f"Generation stopped: {job.error}"))
     else:
         s = job.result
         st.success(f"Wrote {s.written} images ({s.skipped} already there) in {s.seconds:.0f} s.")

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from pixelsleuth.analyze import analyze_bytes
-from pixelsleuth.app.card import report_card
+from pixelsleuth.app.card import plain, report_card
 from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
 from pixelsleuth.report import Report
 
@@ -74,7 +74,7 @@ def render() -> None:
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         with st.container(border=True):
-            st.subheader(upload.name)
+            st.subheader(plain(upload.name))
             with st.spinner(f"Analysing {upload.name}…"):
                 report, rgb = analyse(data, upload.name, digest, stability)
             left, right = st.columns([1, 2])
