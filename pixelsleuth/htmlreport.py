@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pixelsleuth.report import Report
+from pixelsleuth.report import Report, percent
 
 THUMB_SIDE = 96
 MAP_SIDE = 320
@@ -254,10 +254,10 @@ def write_html(jsonl: str | Path, out: str | Path, extras: str | Path | None = N
                 f"<td class='num'>{i}</td><td>"
                 + (f"<img class='thumb' src='{thumb}' alt=''> " if thumb else "")
                 + f"{e(row['path'])}</td><td><span class='badge {e(verdict)}'>{e(verdict)}"
-                f"</span></td><td class='num'>{'' if ai is None else f'{ai:.0%}'}</td>"
-                f"<td class='num'>{'' if manip is None else f'{manip:.0%}'}</td>"
+                f"</span></td><td class='num'>{'' if ai is None else percent(ai)}</td>"
+                f"<td class='num'>{'' if manip is None else percent(manip)}</td>"
                 f"<td>{e(reason)[:240]}</td><td class='num'>"
-                f"{'' if det is None else f'{det:.0%}'}</td>"
+                f"{'' if det is None else percent(det)}</td>"
                 f"<td>{e(str(file_info.get('format') or ''))} "
                 f"{e(str(file_info.get('size') or ''))}</td></tr>\n"
             )

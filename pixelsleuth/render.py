@@ -7,7 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from pixelsleuth.report import Report
+from pixelsleuth.report import Report, percent
 
 
 def render_text(report: Report, verbose: bool = False) -> str:
@@ -31,9 +31,9 @@ def render_text(report: Report, verbose: bool = False) -> str:
         v = report.verdict
         prob = ""
         if v.ai_probability is not None:
-            prob = f" (AI {v.ai_probability:.0%}"
+            prob = f" (AI {percent(v.ai_probability)}"
             if v.manipulation_probability is not None:
-                prob += f", edited {v.manipulation_probability:.0%}"
+                prob += f", edited {percent(v.manipulation_probability)}"
             prob += ")"
         lines.append(f"  VERDICT: {v.label.value}{prob}")
         lines += [f"    - {r}" for r in v.reasons[:5]]

@@ -222,6 +222,16 @@ class Report:
         return cls.from_dict(json.loads(text))
 
 
+def percent(p: float) -> str:
+    """A probability for people: whole percent, but never a certain-looking 0 % or 100 %
+    (the models are fitted on a few hundred images)."""
+    if p < 0.01:
+        return "<1%"
+    if p > 0.99:
+        return ">99%"
+    return f"{p:.0%}"
+
+
 def _round_or_none(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
 

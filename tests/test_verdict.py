@@ -201,6 +201,7 @@ def test_fit_verdict_command_on_a_small_manifest(tmp_path):
     assert "split 'calibration'" in model.card["fitted_on"]
     evaluation = json.loads((out / "verdict-eval.json").read_text())
     assert evaluation["stripped"]["fused"]["n"] == 6
+    assert evaluation["swapped"]["stripped"]["fused"]["n"] == 6
     assert "| camera-original |" in (out / "verdict-eval.md").read_text()
     cached = (out / "features.jsonl").read_text().count("\n")
     assert cached == 24  # 12 images × 2 views

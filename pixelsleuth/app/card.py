@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from pixelsleuth.analyzers import create_analyzers
-from pixelsleuth.report import Finding, Report
+from pixelsleuth.report import Finding, Report, percent
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
 
@@ -55,9 +55,9 @@ def verdict_header(report: Report) -> None:
     colour, label = BADGE[v.label.value]
     probs = []
     if v.ai_probability is not None:
-        probs.append(f"AI-generated {v.ai_probability:.0%}")
+        probs.append(f"AI-generated {percent(v.ai_probability)}")
     if v.manipulation_probability is not None:
-        probs.append(f"manipulated {v.manipulation_probability:.0%}")
+        probs.append(f"manipulated {percent(v.manipulation_probability)}")
     st.markdown(
         f"### :{colour}-background[{label}]" + (f" &nbsp; {' · '.join(probs)}" if probs else "")
     )
@@ -210,7 +210,13 @@ def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
         )
     tables = d.get("quantization_tables") or {}
     if tables:
-        which = st.selectbox("quantization table", list(tables), key=f"{key}-table")
+        names = {"0": "0 (luma)", "1": "1 (chroma)", "2": "2 (chroma)"}
+        which = st.selectbox(
+            "quantization table",
+            list(tables),
+            format_func=lambda t: names.get(str(t), str(t)),
+            key=f"{key}-table",
+        )
         st.dataframe(np.asarray(tables[which]).reshape(8, 8), width="content")
     _evidence(finding, rgb, key)
 
@@ -220,7 +226,7 @@ def _detector(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
     if d.get("probability") is not None:
         st.progress(
             float(d["probability"]),
-            text=f"probability of AI {d['probability']:.0%} (threshold {d['threshold']:.0%})",
+            text=f"probability of AI {percent(d['probability'])} (threshold {d['threshold']:.0%})",
         )
     _evidence(finding, rgb, key)
 

@@ -34,6 +34,7 @@ from pixelsleuth.detectors.fusion import (
     FILE_ANALYZERS,
     MIN_PROBABILITY,
     VerdictModel,
+    contradicts,
     decisive_provenance,
     features,
     stability_copies,
@@ -174,7 +175,7 @@ def verdict_of(model: VerdictModel, rec: dict[str, Any]) -> tuple[str, float | N
     p_ai = float(model.predict_proba(np.asarray(rec["features"])[None])[0, 1])
     if label is not VerdictLabel.INCONCLUSIVE:
         for copy in rec["copies"]:
-            if _label_of(model, copy) is not label:
+            if contradicts(label, _label_of(model, copy)):
                 return VerdictLabel.INCONCLUSIVE.value, p_ai
     return label.value, p_ai
 
@@ -277,6 +278,8 @@ def fit_verdict(
     )
     model = fit_records(fit_recs)
     evaluation = evaluate_records(model, eval_recs)
+    # the same with the splits' roles swapped: a second, independent estimate (not shipped)
+    swapped = evaluate_records(fit_records(eval_recs), fit_recs)
     model.card = {
         "fitted_on": f"{manifest} split '{fit_split}' ({len(fit_recs)} views)",
         "evaluated_on": f"{manifest} split '{eval_split}' ({len(eval_recs)} views)",
@@ -284,8 +287,13 @@ def fit_verdict(
         "evaluation": evaluation,
     }
     model.save(out / "verdict.json")
-    (out / "verdict-eval.json").write_text(json.dumps(evaluation, indent=2) + "\n")
+    (out / "verdict-eval.json").write_text(
+        json.dumps({**evaluation, "swapped": swapped}, indent=2) + "\n"
+    )
     (out / "verdict-eval.md").write_text(
-        markdown(evaluation, f"Verdict on split '{eval_split}' (fitted on '{fit_split}')") + "\n"
+        markdown(evaluation, f"Verdict on split '{eval_split}' (fitted on '{fit_split}')")
+        + "\n"
+        + markdown(swapped, f"Swapped: on split '{fit_split}' (fitted on '{eval_split}')")
+        + "\n"
     )
     return evaluation

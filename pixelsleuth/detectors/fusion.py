@@ -9,7 +9,9 @@
    with `pixelsleuth fit-verdict` on a corpus split that neither the detector nor the reported
    evaluation uses, and stored as plain JSON (no pickle).
 3. A stability check scores a recompressed (JPEG q85) and a rescaled (0.75×) copy of the
-   pixels the same way; if the label changes, the verdict is ``inconclusive`` and says why.
+   pixels the same way; if a copy disagrees on whether the image is AI-generated, the verdict
+   is ``inconclusive`` and says why. (Only that question is asked of the copies: traces of
+   editing are traces of compression history, which re-saving a copy rewrites by design.)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from pixelsleuth.report import Direction, Evidence, Report, Verdict, VerdictLabel
+from pixelsleuth.report import Direction, Evidence, Report, Verdict, VerdictLabel, percent
 
 CLASSES = (VerdictLabel.CAMERA_ORIGINAL, VerdictLabel.AI_GENERATED, VerdictLabel.MANIPULATED)
 SCORED_ANALYZERS = (
@@ -220,14 +222,20 @@ def decide(report: Report, model: VerdictModel | None) -> Verdict:
     best = int(np.argmax(p))
     label = CLASSES[best] if p[best] >= MIN_PROBABILITY else VerdictLabel.INCONCLUSIVE
     summary = (
-        f"Combined evidence: {p_ai:.0%} AI-generated, {p_manip:.0%} manipulated, "
-        f"{p_real:.0%} camera original."
+        f"Combined evidence: {percent(p_ai)} AI-generated, {percent(p_manip)} manipulated, "
+        f"{percent(p_real)} camera original."
     )
     if label is VerdictLabel.INCONCLUSIVE:
         reasons = [summary + " No outcome has a majority."]
     else:
         reasons = [summary, *_reasons(report, label)]
     return Verdict(label, p_ai, p_manip, reasons, method="model")
+
+
+def contradicts(label: VerdictLabel, copy_label: VerdictLabel) -> bool:
+    """Whether a copy's label undoes the original's: they disagree on "AI-generated"."""
+    ai = VerdictLabel.AI_GENERATED
+    return (label is ai) != (copy_label is ai)
 
 
 def stability_copies(rgb: np.ndarray) -> list[tuple[str, bytes]]:
@@ -275,7 +283,7 @@ def fuse(
         copy = analyze_image(load_bytes(data, f"{report.file.path} ({name})"), pixel, verdict=False)
         copy.findings = kept + copy.findings
         other = decide(copy, model)
-        if other.label is not verdict.label:
+        if contradicts(verdict.label, other.label):
             return Verdict(
                 VerdictLabel.INCONCLUSIVE,
                 verdict.ai_probability,
