@@ -202,6 +202,8 @@ def test_fit_verdict_command_on_a_small_manifest(tmp_path):
     evaluation = json.loads((out / "verdict-eval.json").read_text())
     assert evaluation["stripped"]["fused"]["n"] == 6
     assert evaluation["swapped"]["stripped"]["fused"]["n"] == 6
+    cal = evaluation["stripped"]["calibration"]
+    assert cal["n"] == 6 and 0 <= cal["brier_ai"] <= 1 and 0 <= cal["ece_ai"] <= 1
     assert "| camera-original |" in (out / "verdict-eval.md").read_text()
     cached = (out / "features.jsonl").read_text().count("\n")
     assert cached == 24  # 12 images × 2 views

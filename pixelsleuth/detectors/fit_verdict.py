@@ -218,8 +218,37 @@ def evaluate_records(model: VerdictModel, records: list[dict[str, Any]]) -> dict
             "fused": confusion(truth, fused),
             "detector_alone": confusion(truth, [detector_alone(r) for r in recs]),
             "decided_by_provenance": sum(1 for r in recs if r["rule"]),
+            "calibration": calibration(model, [r for r in recs if not r["rule"]]),
         }
     return out
+
+
+def calibration(model: VerdictModel, records: list[dict[str, Any]], bins: int = 5):
+    """How well P(AI) is calibrated where the model decides: Brier score and expected
+    calibration error (equal-width bins), with the detector's own probability beside it."""
+    if not records:
+        return {}
+    y = np.asarray([r["label"] == 1 for r in records], dtype=float)
+    p = model.predict_proba(np.asarray([r["features"] for r in records]))[:, 1]
+    det = np.asarray([r["detector"] if r["detector"] is not None else 0.5 for r in records])
+
+    def ece(q: np.ndarray) -> float:
+        idx = np.minimum((q * bins).astype(int), bins - 1)
+        return float(
+            sum(
+                abs(q[idx == b].mean() - y[idx == b].mean()) * (idx == b).mean()
+                for b in range(bins)
+                if (idx == b).any()
+            )
+        )
+
+    return {
+        "n": len(records),
+        "brier_ai": float(np.mean((p - y) ** 2)),
+        "ece_ai": ece(p),
+        "brier_detector": float(np.mean((det - y) ** 2)),
+        "ece_detector": ece(det),
+    }
 
 
 def fit_records(records: list[dict[str, Any]]) -> VerdictModel:
@@ -251,6 +280,13 @@ def markdown(evaluation: dict[str, Any], title: str) -> str:
                 lines.append(f"| {t} | {cells} | {'–' if acc is None else f'{acc:.3f}'} |")
             lines.append("")
         lines.append(f"Decided by provenance: {res['decided_by_provenance']}.")
+        cal = res.get("calibration") or {}
+        if cal:
+            lines.append(
+                f"Calibration of P(AI) where the model decides (n={cal['n']}): Brier "
+                f"{cal['brier_ai']:.3f}, ECE {cal['ece_ai']:.3f} (detector alone: Brier "
+                f"{cal['brier_detector']:.3f}, ECE {cal['ece_detector']:.3f})."
+            )
         lines.append("")
     return "\n".join(lines)
 
