@@ -159,8 +159,9 @@ def main() -> None:
             "`scripts/logo.py`: for each AI group, a model trained without it (5 epochs, ≤ 40 "
             "images per group, with aligned fakes) is tested on it and on 30 % of the real "
             "photos that no fold trains on; every image re-encoded as JPEG q90 without "
-            "metadata. Groups missing below were not run yet, and neither was the comparison "
-            "without aligned fakes (`--no-aligned`): the CPU time ran out.",
+            "metadata. Rows with aligned fakes \"no\" come from `--no-aligned` runs (only "
+            "some groups: CPU time); the shipped weights themselves were trained once, with "
+            "aligned fakes.",
             "",
             *logo_table(logo),
             "",
