@@ -243,17 +243,14 @@ def audit(
             if on_progress is not None:
                 on_progress(bar.n, total)
 
-        pending = (str(p) for p in iter_files(root, folder_errors))
+        pending = _not_done((str(p) for p in iter_files(root, folder_errors)), done, skip)
         if backend == "ray":
-            _run_ray(pending, done, workers, options, emit, skip, ray_address)
+            _run_ray(pending, workers, options, emit, ray_address)
         elif workers <= 1:
             for path in pending:
-                if path in done:
-                    skip()
-                else:
-                    emit(analyse_path(path, options))
+                emit(analyse_path(path, options))
         else:
-            _run_pool(pending, done, workers, options, emit, skip)
+            _run_pool(pending, workers, options, emit)
         for path, message in folder_errors:
             if path not in done:
                 emit(error_row(path, message))
@@ -261,7 +258,16 @@ def audit(
     return summary
 
 
-def _run_pool(paths, done, workers, options, emit, skip) -> None:
+def _not_done(paths: Iterator[str], done: set[str], skip: Callable[[], None]) -> Iterator[str]:
+    """The paths still to analyse; each one already in the results is counted as skipped."""
+    for path in paths:
+        if path in done:
+            skip()
+        else:
+            yield path
+
+
+def _run_pool(paths, workers, options, emit) -> None:
     ctx = get_context("spawn")  # torch and fork do not mix
     attempts: dict[str, int] = {}
     retry: list[str] = []
@@ -275,8 +281,6 @@ def _run_pool(paths, done, workers, options, emit, skip) -> None:
                 path = next(source, None)
                 if path is None:
                     exhausted = True
-                elif path in done:
-                    skip()
                 else:
                     retry.append(path)
             while retry and len(in_flight) < 4 * workers:
@@ -308,7 +312,7 @@ def _run_pool(paths, done, workers, options, emit, skip) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_ray(paths, done, workers, options, emit, skip, address: str | None) -> None:
+def _run_ray(paths, workers, options, emit, address: str | None) -> None:
     """The same per-image function as Ray tasks, a bounded number in flight. On a cluster
     every node must see the same paths (a shared file system) and have pixelsleuth
     installed; a task whose worker dies is retried once by Ray, then gets an error row."""
@@ -339,8 +343,6 @@ def _run_ray(paths, done, workers, options, emit, skip, address: str | None) -> 
                 path = next(source, None)
                 if path is None:
                     exhausted = True
-                elif path in done:
-                    skip()
                 else:
                     in_flight[task.remote(path, options)] = path
             if not in_flight:
