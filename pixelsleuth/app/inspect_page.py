@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from pixelsleuth.analyze import analyze_bytes
+from pixelsleuth.analyze import analyze_bytes, analyze_image
 from pixelsleuth.app.card import plain, report_card
 from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
 from pixelsleuth.report import Report
@@ -33,11 +33,15 @@ def analyse(
 ) -> tuple[Report, np.ndarray | None]:
     """The Report for uploaded bytes (cached by content), and the pixels to show."""
     limits = Limits.from_env()
-    report = analyze_bytes(data, name, limits=limits, stability=stability)
+    try:
+        image = load_bytes(data, name, limits)
+    except ImageInputError:  # too large: the Report says so
+        return analyze_bytes(data, name, limits=limits), None
+    report = analyze_image(image, stability=stability)
     rgb = None
     if report.error is None:
         try:
-            rgb = load_bytes(data, name, limits).rgb()
+            rgb = image.rgb()  # decoded once, shared with the analyzers
         except (ImageInputError, OSError, ValueError):
             rgb = None
     if rgb is not None and max(rgb.shape[:2]) > 1600:  # what the browser gets, not the analysis

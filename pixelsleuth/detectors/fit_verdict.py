@@ -31,13 +31,12 @@ from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.detectors.data import MIN_SIDE, corpus_split
 from pixelsleuth.detectors.fusion import (
     CLASSES,
-    FILE_ANALYZERS,
-    MIN_PROBABILITY,
     VerdictModel,
     contradicts,
+    copy_reports,
     decisive_provenance,
     features,
-    stability_copies,
+    label_of,
 )
 from pixelsleuth.report import VerdictLabel
 
@@ -102,26 +101,23 @@ def stripped(data: bytes) -> bytes:
 def view_record(item: Item, view: str, analyzers: Sequence[Any]) -> dict[str, Any] | None:
     """Features of one view and of its stability copies, the rule verdict, and the detector's
     probability and threshold; None when the image cannot be read."""
-    from pixelsleuth.analyze import analyze_bytes, analyze_image
-    from pixelsleuth.imageio import load_bytes
+    from pixelsleuth.analyze import analyze_image
+    from pixelsleuth.imageio import ImageInputError, load_bytes
 
     try:
         data = item.read() if view == "as-is" else stripped(item.read())
-    except (OSError, ValueError, Image.DecompressionBombError):
+        image = load_bytes(data, item.name)
+    except (OSError, ValueError, Image.DecompressionBombError, ImageInputError):
         return None
-    report = analyze_bytes(data, item.name, analyzers, verdict=False)
+    report = analyze_image(image, analyzers, verdict=False)
     if report.error:
         return None
     ruled = decisive_provenance(report)
-    image = load_bytes(data, item.name)
-    pixel = [a for a in analyzers if a.name not in FILE_ANALYZERS]
-    kept = [f for f in report.findings if f.analyzer in FILE_ANALYZERS]
     copies = []
     if ruled is None and min(image.info.width or 0, image.info.height or 0) >= MIN_SIDE:
-        for _, copy_data in stability_copies(image.rgb()):
-            copy = analyze_image(load_bytes(copy_data, item.name), pixel, verdict=False)
-            copy.findings = kept + copy.findings
-            copies.append(features(copy).tolist())
+        copies = [
+            features(copy).tolist() for _, copy in copy_reports(report, image.rgb(), analyzers)
+        ]
     det = report.finding("detector")
     return {
         "key": f"{item.name}|{view}",
@@ -162,9 +158,7 @@ def collect(items: list[Item], cache: Path, progress: bool = True) -> list[dict[
 
 
 def _label_of(model: VerdictModel, feats: list[float]) -> VerdictLabel:
-    p = model.predict_proba(np.asarray(feats)[None])[0]
-    best = int(np.argmax(p))
-    return CLASSES[best] if p[best] >= MIN_PROBABILITY else VerdictLabel.INCONCLUSIVE
+    return label_of(model.predict_proba(np.asarray(feats)[None])[0])
 
 
 def verdict_of(model: VerdictModel, rec: dict[str, Any]) -> tuple[str, float | None]:

@@ -20,7 +20,7 @@ import functools
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,13 @@ def _reasons(report: Report, label: VerdictLabel, limit: int = 4) -> list[str]:
     return [e.message for e in evidence[:limit]]
 
 
+def label_of(p: np.ndarray) -> VerdictLabel:
+    """The label for class probabilities in the order of CLASSES: the most likely one if it
+    has a majority, else inconclusive."""
+    best = int(np.argmax(p))
+    return CLASSES[best] if p[best] >= MIN_PROBABILITY else VerdictLabel.INCONCLUSIVE
+
+
 def decide(report: Report, model: VerdictModel | None) -> Verdict:
     """The verdict for one report, without the stability check."""
     if report.error:
@@ -219,8 +226,7 @@ def decide(report: Report, model: VerdictModel | None) -> Verdict:
         )
     p = model.predict_proba(features(report))[0]
     p_real, p_ai, p_manip = (float(v) for v in p)
-    best = int(np.argmax(p))
-    label = CLASSES[best] if p[best] >= MIN_PROBABILITY else VerdictLabel.INCONCLUSIVE
+    label = label_of(p)
     summary = (
         f"Combined evidence: {percent(p_ai)} AI-generated, {percent(p_manip)} manipulated, "
         f"{percent(p_real)} camera original."
@@ -257,6 +263,22 @@ def stability_copies(rgb: np.ndarray) -> list[tuple[str, bytes]]:
     return out
 
 
+def copy_reports(
+    report: Report, rgb: np.ndarray, analyzers: Sequence[Any]
+) -> Iterator[tuple[str, Report]]:
+    """(description, Report) for each stability copy: the pixel analyzers rerun on the copy,
+    the original's file-level findings kept."""
+    from pixelsleuth.analyze import analyze_image
+    from pixelsleuth.imageio import load_bytes
+
+    pixel = [a for a in analyzers if a.name not in FILE_ANALYZERS]
+    kept = [f for f in report.findings if f.analyzer in FILE_ANALYZERS]
+    for name, data in stability_copies(rgb):
+        copy = analyze_image(load_bytes(data, f"{report.file.path} ({name})"), pixel, verdict=False)
+        copy.findings = kept + copy.findings
+        yield name, copy
+
+
 def fuse(
     report: Report,
     image: Any,
@@ -274,14 +296,7 @@ def fuse(
         rgb = image if isinstance(image, np.ndarray) else image.rgb()
     except Exception:  # pixels that do not decode: nothing to perturb
         return verdict
-    from pixelsleuth.analyze import analyze_image
-    from pixelsleuth.imageio import load_bytes
-
-    pixel = [a for a in analyzers if a.name not in FILE_ANALYZERS]
-    kept = [f for f in report.findings if f.analyzer in FILE_ANALYZERS]
-    for name, data in stability_copies(rgb):
-        copy = analyze_image(load_bytes(data, f"{report.file.path} ({name})"), pixel, verdict=False)
-        copy.findings = kept + copy.findings
+    for name, copy in copy_reports(report, rgb, analyzers):
         other = decide(copy, model)
         if contradicts(verdict.label, other.label):
             return Verdict(
