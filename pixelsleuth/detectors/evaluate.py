@@ -37,15 +37,20 @@ CONDITIONS: dict[str, tuple[float | None, int | None]] = {
 MAX_EVAL_SIDE = 2048  # larger photos are centre-cropped (not resized) to bound the time
 
 
+def centre_crop(im: Image.Image, side: int = MAX_EVAL_SIDE) -> Image.Image:
+    """The central ``side``×``side`` region (or less) of a larger image; smaller ones as is."""
+    if max(im.size) <= side:
+        return im
+    w, h = min(im.width, side), min(im.height, side)
+    x0, y0 = (im.width - w) // 2, (im.height - h) // 2
+    return im.crop((x0, y0, x0 + w, y0 + h))
+
+
 def prepare(path: Path, scale: float | None, quality: int | None) -> np.ndarray:
     """The evaluation view of an image: centre crop to MAX_EVAL_SIDE, JPEG q90 (metadata
     dropped), then the condition's rescale and JPEG."""
     with Image.open(path) as im:
-        im = im.convert("RGB")
-    if max(im.size) > MAX_EVAL_SIDE:
-        w, h = min(im.width, MAX_EVAL_SIDE), min(im.height, MAX_EVAL_SIDE)
-        x0, y0 = (im.width - w) // 2, (im.height - h) // 2
-        im = im.crop((x0, y0, x0 + w, y0 + h))
+        im = centre_crop(im.convert("RGB"))
     im = jpeg_roundtrip(im, 90)
     if scale:
         im = im.resize(

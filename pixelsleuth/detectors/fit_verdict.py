@@ -85,14 +85,10 @@ def corpus_items(
 def stripped(data: bytes) -> bytes:
     """The pixels re-encoded as JPEG q90 without metadata (larger photos centre-cropped to
     2048 px, as in detector evaluation)."""
-    from pixelsleuth.detectors.evaluate import MAX_EVAL_SIDE
+    from pixelsleuth.detectors.evaluate import centre_crop
 
     with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("RGB")
-    if max(im.size) > MAX_EVAL_SIDE:
-        w, h = min(im.width, MAX_EVAL_SIDE), min(im.height, MAX_EVAL_SIDE)
-        x0, y0 = (im.width - w) // 2, (im.height - h) // 2
-        im = im.crop((x0, y0, x0 + w, y0 + h))
+        im = centre_crop(im.convert("RGB"))
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90)
     return buf.getvalue()
