@@ -64,8 +64,9 @@ def detect_copy_move(gray: np.ndarray) -> tuple[np.ndarray, list[CopyRegion], di
     mask = np.zeros(gray.shape, bool)
     regions: list[CopyRegion] = []
     pairs = _keypoint_pairs(gray, stats)
+    verify = _Verifier(gray)
     for transform, inliers in _transforms(pairs, stats):
-        region_mask, zncc = _verify(gray, transform)
+        region_mask, zncc = verify(transform)
         area = float(region_mask.mean()) / 2
         if area >= MIN_AREA_FRACTION:
             mask |= region_mask
@@ -73,7 +74,7 @@ def detect_copy_move(gray: np.ndarray) -> tuple[np.ndarray, list[CopyRegion], di
     if not any(r.exact for r in regions):  # flat copies yield few keypoints: match blocks
         for shift, votes in _block_shifts(gray, stats):
             transform = np.array([[1, 0, shift[1]], [0, 1, shift[0]]], np.float64)
-            region_mask, zncc = _verify(gray, transform)
+            region_mask, zncc = verify(transform)
             area = float(region_mask.mean()) / 2
             if area >= MIN_AREA_FRACTION:
                 mask |= region_mask
@@ -132,43 +133,58 @@ def _transforms(pairs: np.ndarray, stats: dict[str, Any], max_groups: int = 4):
         remaining = remaining[~inliers]
 
 
-def _verify(gray: np.ndarray, transform: np.ndarray) -> tuple[np.ndarray, float]:
-    """Where the image and its copy under ``transform`` agree (ZNCC ≥ ZNCC_MIN), on the target
-    side and, through the inverse, on the source side. Returns (mask, mean ZNCC there)."""
-    h, w = gray.shape
-    img = gray.astype(np.float32)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    masks, values = [], []
-    for t in (transform, cv2.invertAffineTransform(transform)):
-        warped = cv2.warpAffine(img, t, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1)
-        valid = cv2.warpAffine(np.ones_like(img), t, (w, h), flags=cv2.INTER_NEAREST) > 0
-        zncc, texture = _local_zncc(img, np.where(valid, warped, img))
-        # warpAffine pulls pixel x from inverse(t)·x: that point must be truly elsewhere,
-        # since a pixel trivially matches itself
-        inv = cv2.invertAffineTransform(t)
-        moved = (
-            np.hypot(
-                inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - xs,
-                inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2] - ys,
-            )
-            >= MIN_SHIFT
+class _Verifier:
+    """Dense check of candidate transforms against one image. What depends on the image alone
+    (its local means and variances, the pixel grid) is computed once for every candidate."""
+
+    def __init__(self, gray: np.ndarray) -> None:
+        h, w = gray.shape
+        self.img = gray.astype(np.float32)
+        self.ys, self.xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        self.ones = np.ones_like(self.img)
+        self.mean = cv2.blur(self.img, (ZNCC_WINDOW, ZNCC_WINDOW))
+        self.var = np.maximum(
+            cv2.blur(self.img * self.img, (ZNCC_WINDOW, ZNCC_WINDOW)) - self.mean * self.mean, 0
         )
-        good = _clean(valid & moved & (zncc >= ZNCC_MIN) & (texture >= MIN_TEXTURE))
-        masks.append(good)
-        if good.any():
-            values.append(float(zncc[good].mean()))
-    mask = masks[0] | masks[1]
-    return mask, float(np.mean(values)) if values else 0.0
 
+    def __call__(self, transform: np.ndarray) -> tuple[np.ndarray, float]:
+        """Where the image and its copy under ``transform`` agree (ZNCC ≥ ZNCC_MIN), on the
+        target side and, through the inverse, on the source side. Returns (mask, mean ZNCC
+        there)."""
+        img, xs, ys = self.img, self.xs, self.ys
+        h, w = img.shape
+        masks, values = [], []
+        for t in (transform, cv2.invertAffineTransform(transform)):
+            warped = cv2.warpAffine(img, t, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1)
+            valid = cv2.warpAffine(self.ones, t, (w, h), flags=cv2.INTER_NEAREST) > 0
+            zncc, texture = self._local_zncc(np.where(valid, warped, img))
+            # warpAffine pulls pixel x from inverse(t)·x: that point must be truly elsewhere,
+            # since a pixel trivially matches itself
+            inv = cv2.invertAffineTransform(t)
+            moved = (
+                np.hypot(
+                    inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - xs,
+                    inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2] - ys,
+                )
+                >= MIN_SHIFT
+            )
+            good = _clean(valid & moved & (zncc >= ZNCC_MIN) & (texture >= MIN_TEXTURE))
+            masks.append(good)
+            if good.any():
+                values.append(float(zncc[good].mean()))
+        mask = masks[0] | masks[1]
+        return mask, float(np.mean(values)) if values else 0.0
 
-def _local_zncc(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    k = (ZNCC_WINDOW, ZNCC_WINDOW)
-    ma, mb = cv2.blur(a, k), cv2.blur(b, k)
-    va = np.maximum(cv2.blur(a * a, k) - ma * ma, 0)
-    vb = np.maximum(cv2.blur(b * b, k) - mb * mb, 0)
-    cov = cv2.blur(a * b, k) - ma * mb
-    zncc = cov / np.sqrt(np.maximum(va * vb, 1e-6))
-    return zncc, np.sqrt(np.minimum(va, vb))
+    def _local_zncc(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Zero-normalised cross-correlation of the image with ``b`` over ZNCC_WINDOW², and
+        the smaller of the two local standard deviations."""
+        k = (ZNCC_WINDOW, ZNCC_WINDOW)
+        a, ma, va = self.img, self.mean, self.var
+        mb = cv2.blur(b, k)
+        vb = np.maximum(cv2.blur(b * b, k) - mb * mb, 0)
+        cov = cv2.blur(a * b, k) - ma * mb
+        zncc = cov / np.sqrt(np.maximum(va * vb, 1e-6))
+        return zncc, np.sqrt(np.minimum(va, vb))
 
 
 def _clean(mask: np.ndarray) -> np.ndarray:

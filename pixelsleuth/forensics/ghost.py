@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PIL import Image
+from scipy.fft import dct
 from scipy.ndimage import uniform_filter
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
-from pixelsleuth.imageio import LoadedImage, jpeg_roundtrip
+from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 GHOST_QUALITIES = tuple(range(50, 100, 5))
@@ -35,19 +35,88 @@ GHOST_GAP = 8  # quality points kept between the file's quality and the highest 
 GHOST_NEAR_MIN = 0.15  # normalised difference under which a block counts as at its minimum
 
 
+# How much a unit error in each JPEG channel moves the mean squared RGB error: the squared
+# column norms of the YCbCr → RGB matrix over the three channels (cross terms average out);
+# chroma errors also pass libjpeg's upsampling (taps 3/4, 1/4 per axis), which keeps
+# (10/16)² of the energy of an uncorrelated error.
+_UPSAMPLING = (10 / 16) ** 2
+_CHANNEL_WEIGHTS = (
+    1.0,
+    _UPSAMPLING * (0.344136**2 + 1.772**2) / 3,
+    _UPSAMPLING * (1.402**2 + 0.714136**2) / 3,
+)
+
+
+def _channel_energy(plane: np.ndarray, base: np.ndarray, qualities: tuple[int, ...]) -> np.ndarray:
+    """Per 8×8 block and quality: the mean squared error a re-save adds to ``plane``."""
+    from pixelsleuth.forensics.jpeg import ijg_table
+
+    coefficients = _block_dct32(plane)
+    error = np.empty_like(coefficients)
+    out = []
+    for q in qualities:
+        table = ijg_table(base, q).astype(np.float32)
+        # in place: c − round(c / t)·t, squared (a 12 MP plane is 48 MB per temporary)
+        np.divide(coefficients, table, out=error)
+        np.rint(error, out=error)
+        error *= table
+        np.subtract(coefficients, error, out=error)
+        error *= error
+        out.append(error.sum(axis=(2, 3)) / 64.0)
+    return np.stack(out)
+
+
+_DCT8 = dct(np.eye(8), axis=0, norm="ortho").astype(np.float32)  # _DCT8 @ x = DCT of x
+
+
+def _block_dct32(plane: np.ndarray) -> np.ndarray:
+    """Orthonormal 8×8 block DCT of ``plane`` − 128 in float32, (H/8, W/8, 8, 8): two matrix
+    products, about three times faster than an FFT-based DCT of so many tiny blocks."""
+    h, w = plane.shape
+    blocks = (plane.astype(np.float32) - 128.0).reshape(h // 8, 8, w // 8, 8)
+    rows = np.tensordot(blocks, _DCT8.T, axes=([3], [0]))  # (h/8, 8, w/8, 8)
+    return np.ascontiguousarray(np.tensordot(_DCT8, rows, axes=([1], [1])).transpose(1, 2, 0, 3))
+
+
 def ghost_differences(
     rgb: np.ndarray, qualities: tuple[int, ...] = GHOST_QUALITIES, block: int = GHOST_BLOCK
 ) -> np.ndarray:
     """Block-mean squared difference between the image and its re-save at each quality.
 
-    ``rgb``: uint8 H×W×3. Returns float32 (len(qualities), H/block, W/block), grey levels².
+    ``rgb``: uint8 H×W×3; ``block``: a multiple of 16. Returns float32
+    (len(qualities), H/block, W/block), grey levels² averaged over R, G and B.
+
+    Computed in the DCT domain instead of by encoding and decoding every quality: a re-save
+    (libjpeg tables, 4:2:0 chroma) changes each 8×8 block of Y, Cb and Cr by the quantization
+    error of its coefficients, and the DCT is orthonormal, so that error's energy over the
+    coefficients equals its energy over the pixels (Parseval). One DCT per channel serves every
+    quality: about ten times faster on a 12 MP photo. Left out: the rounding and clipping to
+    8-bit pixels and the smoothing of chroma upsampling, a fraction of a grey level.
     """
-    ref = rgb.astype(np.float32)
-    out = []
-    for q in qualities:
-        resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), q), dtype=np.float32)
-        out.append(block_mean(((ref - resaved) ** 2).mean(axis=2), block))
-    return np.stack(out)
+    from pixelsleuth.forensics.jpeg import IJG_CHROMA, IJG_LUMA
+
+    h = (rgb.shape[0] // block) * block
+    w = (rgb.shape[1] // block) * block
+    if h == 0 or w == 0:
+        return np.zeros((len(qualities), 0, 0), np.float32)
+    r, g, b = (rgb[:h, :w, c].astype(np.float32) for c in range(3))
+    luma = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 128.0
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b + 128.0
+    # 4:2:0: chroma is averaged over 2×2 pixels, so one chroma block covers 16×16 pixels
+    energy = block_mean_stack(_channel_energy(luma, IJG_LUMA, qualities), 2) * _CHANNEL_WEIGHTS[0]
+    for plane, weight in ((cb, _CHANNEL_WEIGHTS[1]), (cr, _CHANNEL_WEIGHTS[2])):
+        half = plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+        energy += weight * _channel_energy(half, IJG_CHROMA, qualities)
+    per = block // 16
+    if per > 1:
+        energy = block_mean_stack(energy, per)
+    return energy.astype(np.float32)
+
+
+def block_mean_stack(x: np.ndarray, block: int) -> np.ndarray:
+    """:func:`block_mean` of each plane of a (N, H, W) stack."""
+    return np.stack([block_mean(plane, block) for plane in x])
 
 
 def ghost_map(
@@ -138,7 +207,6 @@ class GhostAnalyzer(Analyzer):
     def analyze(self, image: LoadedImage) -> Finding:
         from pixelsleuth.forensics.jpeg import jpeg_tables
 
-        rgb = image.rgb()
         tables = jpeg_tables(image)
         file_quality = tables[1].quality if tables and tables[1] else None
         evidence: list[Evidence] = []
@@ -176,7 +244,7 @@ class GhostAnalyzer(Analyzer):
             q for q in GHOST_QUALITIES if file_quality is None or q <= file_quality - GHOST_GAP
         )
         if len(qualities) >= 3:
-            diffs = ghost_differences(rgb, qualities)
+            diffs = ghost_differences(image.rgb(), qualities)
             if diffs.shape[1] * diffs.shape[2] >= 16:
                 heat, q_star, share = ghost_map(diffs, qualities, file_quality)
                 details.update(
