@@ -2,12 +2,13 @@
 
 An analyzer is a class with a ``name`` and an ``analyze(image) -> Finding`` method, registered
 with :func:`register`. A new analyzer is one file in ``pixelsleuth/forensics/`` (or
-``pixelsleuth/detectors/``) plus an import in that package's ``__init__``; third-party packages
-register theirs through the ``pixelsleuth.analyzers`` entry-point group.
+``pixelsleuth/detectors/``) plus a line in :data:`BUILTIN`; third-party packages register
+theirs through the ``pixelsleuth.analyzers`` entry-point group.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -46,6 +47,24 @@ class Analyzer(ABC):
 _REGISTRY: dict[str, type[Analyzer]] = {}
 _plugins_loaded = False
 
+# Built-in analyzers: name → the module that registers it. Modules are imported when an
+# analyzer is first asked for, so that `--analyzers metadata` does not pay for importing
+# torch, OpenCV and SciPy (about half a second, more than the metadata of a hundred files).
+BUILTIN = {
+    "metadata": "pixelsleuth.forensics.metadata",
+    "thumbnail": "pixelsleuth.forensics.thumbnail",
+    "generator-metadata": "pixelsleuth.forensics.generator_metadata",
+    "provenance": "pixelsleuth.forensics.provenance",
+    "jpeg": "pixelsleuth.forensics.jpeg",
+    "ela": "pixelsleuth.forensics.ela",
+    "ghost": "pixelsleuth.forensics.ghost",
+    "noise": "pixelsleuth.forensics.noise",
+    "copy-move": "pixelsleuth.forensics.copymove",
+    "spectrum": "pixelsleuth.forensics.spectrum",
+    "detector": "pixelsleuth.detectors.analyzer",
+    "integrity": "pixelsleuth.forensics.integrity",
+}
+
 
 def register(cls: type[Analyzer]) -> type[Analyzer]:
     """Class decorator: make an analyzer available under ``cls.name``."""
@@ -58,10 +77,8 @@ def register(cls: type[Analyzer]) -> type[Analyzer]:
 
 def _ensure_loaded() -> None:
     global _plugins_loaded
-    # the built-in analyzers register themselves on import
-    import pixelsleuth.detectors
-    import pixelsleuth.forensics  # noqa: F401
-
+    for module in BUILTIN.values():  # the built-in analyzers register themselves on import
+        importlib.import_module(module)
     if _plugins_loaded:
         return
     _plugins_loaded = True
@@ -70,6 +87,17 @@ def _ensure_loaded() -> None:
             register(ep.load())
         except Exception as exc:  # a broken plugin must not break the tool
             log.warning("could not load analyzer plugin %s: %s", ep.name, exc)
+
+
+def _load(names: list[str]) -> dict[str, type[Analyzer]]:
+    """The registry with at least ``names`` in it: only their modules when all are built in."""
+    if all(n in _REGISTRY or n in BUILTIN for n in names):
+        for n in names:
+            if n not in _REGISTRY:
+                importlib.import_module(BUILTIN[n])
+        if all(n in _REGISTRY for n in names):
+            return _REGISTRY
+    return available_analyzers()
 
 
 def available_analyzers() -> dict[str, type[Analyzer]]:
@@ -84,11 +112,12 @@ def default_analyzer_names() -> list[str]:
 
 def create_analyzers(names: Iterable[str] | None = None) -> list[Analyzer]:
     """Instantiate the named analyzers (the default set when ``names`` is None)."""
-    registry = available_analyzers()
     wanted = list(names) if names is not None else default_analyzer_names()
+    registry = _load(wanted)
     unknown = [n for n in wanted if n not in registry]
     if unknown:
         raise KeyError(
-            f"unknown analyzer(s): {', '.join(unknown)}; available: {', '.join(registry)}"
+            f"unknown analyzer(s): {', '.join(unknown)}; "
+            f"available: {', '.join(available_analyzers())}"
         )
     return [registry[n]() for n in wanted]

@@ -5,8 +5,5 @@ evidence into one verdict.
 - ``data``: samples from manifests and imagefolder datasets, augmentation
 - ``train`` / ``evaluate``: `pixelsleuth train` and `pixelsleuth eval`, the spectral baseline
 - ``analyzer``: the detector as an analyzer
+- ``fusion`` / ``fit_verdict``: the verdict over every analyzer, `pixelsleuth fit-verdict`
 """
-
-from pixelsleuth.detectors import analyzer
-
-__all__ = ["analyzer"]

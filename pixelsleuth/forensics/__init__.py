@@ -1,4 +1,7 @@
-"""Pure forensic analysis: one module per analyzer, each registered on import.
+"""Pure forensic analysis: one module per analyzer.
+
+Each analyzer module registers itself when imported; :data:`pixelsleuth.analyzers.BUILTIN`
+names the module of each, and imports it on first use.
 
 - ``metadata``: EXIF/XMP/IPTC/ICC/GPS facts and what they imply (never decodes pixels)
 - ``thumbnail``: whether the EXIF preview still shows the image
@@ -14,31 +17,3 @@
 
 ``formats/`` holds the readers and parsers they share; ``maps`` the heatmap helpers.
 """
-
-from pixelsleuth.forensics import (
-    copymove,
-    ela,
-    generator_metadata,
-    ghost,
-    integrity,
-    jpeg,
-    metadata,
-    noise,
-    provenance,
-    spectrum,
-    thumbnail,
-)
-
-__all__ = [
-    "copymove",
-    "ela",
-    "generator_metadata",
-    "ghost",
-    "integrity",
-    "jpeg",
-    "metadata",
-    "noise",
-    "provenance",
-    "spectrum",
-    "thumbnail",
-]
