@@ -13,7 +13,7 @@ from PIL import Image
 from pixelsleuth.analyze import analyze_bytes
 from pixelsleuth.detectors.data import load_samples
 from pixelsleuth.detectors.evaluate import evaluate
-from pixelsleuth.detectors.model import DetectorConfig, ResidualDetector
+from pixelsleuth.detectors.model import DetectorConfig, ResidualDetector, image_crops
 from pixelsleuth.detectors.train import TrainConfig, train
 
 from .conftest import corpus_dir
@@ -109,6 +109,21 @@ def test_weights_round_trip_through_safetensors(tmp_path):
     assert (loaded.config.platt_a, loaded.config.threshold) == (2.0, 0.7)
     rgb = (np.random.default_rng(0).random((100, 90, 3)) * 255).astype(np.uint8)
     assert model.score_image(rgb) == loaded.score_image(rgb)
+
+
+def test_fast_inference_path_gives_the_plain_networks_logits_and_follows_weight_changes():
+    torch.manual_seed(0)
+    model = ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=4)).eval()
+    rgb = (np.random.default_rng(1).random((150, 140, 3)) * 255).astype(np.uint8)
+    crops = torch.from_numpy(np.stack(image_crops(rgb, 64, 4))).permute(0, 3, 1, 2) / 255.0
+    for _ in range(2):
+        with torch.no_grad():
+            plain = float(model(crops.float()).mean())
+        _, logit = model.score_image(rgb)  # batch norms folded, channels-last
+        assert abs(logit - plain) < 1e-4
+        with torch.no_grad():  # new weights: the folded copy must be rebuilt, not reused
+            for p in model.parameters():
+                p.add_(0.01 * torch.randn_like(p))
 
 
 def test_weights_that_are_not_safetensors_are_refused(tmp_path):

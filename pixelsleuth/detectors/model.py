@@ -11,6 +11,8 @@ other file, because pickled weights can run code when loaded.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -70,9 +73,27 @@ class ResidualDetector(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: N×3×H×W in [0, 1]. Returns N logits."""
+        return self._forward(x, self.backbone)
+
+    def _forward(self, x: torch.Tensor, backbone: nn.Module) -> torch.Tensor:
         x = npr_residual(x) if self.config.residual == "npr" else (x - self.mean) / self.std
-        features = self.backbone(x)[-1]
+        features = backbone(x)[-1]
         return self.head(features.mean(dim=(2, 3))).squeeze(1)
+
+    def _inference_backbone(self) -> nn.Module:
+        """The backbone with its batch norms folded into the convolutions, in channels-last
+        memory: about twice as fast on a CPU, the same logits to ~1e-6. Built on first use
+        and rebuilt whenever the weights change (an optimizer step or load_state_dict bumps
+        the tensors' versions) or move to another device."""
+        tensors = [*self.parameters(), *self.buffers()]
+        key = (sum(t._version for t in tensors), tensors[0].device)
+        cached = self.__dict__.get("_fast")  # not a submodule: never saved, never trained
+        if cached is None or cached[0] != key:
+            backbone = copy.deepcopy(self.backbone).eval()
+            with contextlib.suppress(Exception):  # a backbone torch.fx cannot trace: unfused
+                backbone = fuse(backbone)
+            self.__dict__["_fast"] = cached = (key, backbone.to(memory_format=torch.channels_last))
+        return cached[1]
 
     # -- persistence ----------------------------------------------------------------------------
     def save_pretrained(self, folder: str | Path) -> Path:
@@ -123,7 +144,11 @@ class ResidualDetector(nn.Module):
         ``config.crops`` native-resolution crops spread over the image."""
         crops = image_crops(rgb, self.config.crop, self.config.crops)
         x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
-        logit = float(self(x).mean())
+        if self.training:  # batch statistics: the plain network
+            logit = float(self(x).mean())
+        else:
+            x = x.contiguous(memory_format=torch.channels_last)
+            logit = float(self._forward(x, self._inference_backbone()).mean())
         return self.calibrate(logit), logit
 
     def calibrate(self, logit: float | np.ndarray) -> float | np.ndarray:
