@@ -15,7 +15,9 @@ from sklearn.metrics import roc_auc_score
 
 from pixelsleuth.analyze import analyze_bytes
 from pixelsleuth.datasets.forgeries import make_splices
-from pixelsleuth.forensics.maps import to_image_size
+from pixelsleuth.forensics.ghost import ghost_differences
+from pixelsleuth.forensics.maps import block_mean, to_image_size
+from pixelsleuth.imageio import jpeg_roundtrip
 
 from .conftest import corpus_dir, jpeg_bytes, photo_like
 
@@ -58,6 +60,20 @@ def test_ghost_analyzer_false_alarms_on_untouched_camera_photos():
         flagged += bool(finding.evidence)
     print(f"\nuntouched camera photos flagged by the ghost analyzer: {flagged}/{total}")
     assert total >= 55 and flagged / total <= 0.15
+
+
+def test_dct_domain_ghost_matches_real_re_saves():
+    # ghost_differences models a re-save from the DCT coefficients; compare with the real thing
+    path = sorted(corpus_dir("real", "camera").glob("*.jpg"))[5]
+    rgb = np.asarray(Image.open(path).convert("RGB"))[:512, :512]
+    qualities = (50, 65, 80)
+    modelled = ghost_differences(rgb, qualities)
+    for i, q in enumerate(qualities):
+        resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), q), dtype=np.float32)
+        actual = block_mean(((rgb.astype(np.float32) - resaved) ** 2).mean(axis=2), 16)
+        assert modelled[i].shape == actual.shape
+        assert np.corrcoef(modelled[i].ravel(), actual.ravel())[0, 1] > 0.9
+        assert 0.5 < modelled[i].mean() / actual.mean() < 1.5
 
 
 def test_ela_is_honest_about_png():

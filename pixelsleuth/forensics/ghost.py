@@ -90,11 +90,15 @@ def ghost_differences(
     (libjpeg tables, 4:2:0 chroma) changes each 8×8 block of Y, Cb and Cr by the quantization
     error of its coefficients, and the DCT is orthonormal, so that error's energy over the
     coefficients equals its energy over the pixels (Parseval). One DCT per channel serves every
-    quality: about ten times faster on a 12 MP photo. Left out: the rounding and clipping to
-    8-bit pixels and the smoothing of chroma upsampling, a fraction of a grey level.
+    quality: about four times faster on a 12 MP photo than re-encoding, and as good at finding
+    splices (ghost-map pixel AUC on 50 corpus splices: 0.654 against 0.650). Approximated: the
+    smoothing of chroma upsampling (a fixed factor); left out: rounding and clipping to 8-bit
+    pixels, a fraction of a grey level.
     """
     from pixelsleuth.forensics.jpeg import IJG_CHROMA, IJG_LUMA
 
+    if block % 16:
+        raise ValueError(f"block must be a multiple of 16 (one chroma block), not {block}")
     h = (rgb.shape[0] // block) * block
     w = (rgb.shape[1] // block) * block
     if h == 0 or w == 0:
