@@ -231,3 +231,21 @@ def test_copies_rescale_and_recompress():
     small = Image.open(io.BytesIO(copies["rescaled to 0.75×"]))
     assert small.size == (150, 75)
     assert Image.open(io.BytesIO(copies["recompressed as JPEG q85"])).format == "JPEG"
+
+
+def test_copies_keep_file_level_and_copy_move_findings_and_rerun_the_rest():
+    from pixelsleuth.detectors.fusion import copy_reports
+
+    rgb = photo_like(96, 128)
+    analyzers = create_analyzers(["metadata", "jpeg", "ela", "noise", "copy-move"])
+    report = analyze_bytes(jpeg_bytes(rgb), "p.jpg", analyzers, verdict=False)
+    original = {f.analyzer: f for f in report.findings}
+    copies = dict(copy_reports(report, rgb, analyzers))
+    assert set(copies) == {"recompressed as JPEG q85", "rescaled to 0.75×"}
+    for copy in copies.values():
+        found = {f.analyzer: f for f in copy.findings}
+        assert set(found) == set(original)
+        for name in ("metadata", "jpeg", "copy-move"):  # carried over, not recomputed
+            assert found[name] is original[name]
+        for name in ("ela", "noise"):  # the copy's own pixels
+            assert found[name] is not original[name]

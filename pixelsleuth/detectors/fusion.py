@@ -63,6 +63,11 @@ FILE_ANALYZERS = (
     "integrity",
     "jpeg",
 )
+# Also kept: copy-move. The check asks whether the *AI* call survives a re-save and a rescale
+# (see `contradicts`); copy-move speaks to manipulation (its weight on P(AI) in verdict.json
+# is 0.01), and rerunning it on a copy would measure its own robustness, at its full cost —
+# the largest of any analyzer.
+CARRIED_TO_COPIES = (*FILE_ANALYZERS, "copy-move")
 CAVEAT = (
     "Metadata can be stripped or forged: this verdict trusts what the file declares about itself."
 )
@@ -267,12 +272,12 @@ def copy_reports(
     report: Report, rgb: np.ndarray, analyzers: Sequence[Any]
 ) -> Iterator[tuple[str, Report]]:
     """(description, Report) for each stability copy: the pixel analyzers rerun on the copy,
-    the original's file-level findings kept."""
+    the original's findings kept for the analyzers in :data:`CARRIED_TO_COPIES`."""
     from pixelsleuth.analyze import analyze_image
     from pixelsleuth.imageio import load_bytes
 
-    pixel = [a for a in analyzers if a.name not in FILE_ANALYZERS]
-    kept = [f for f in report.findings if f.analyzer in FILE_ANALYZERS]
+    pixel = [a for a in analyzers if a.name not in CARRIED_TO_COPIES]
+    kept = [f for f in report.findings if f.analyzer in CARRIED_TO_COPIES]
     for name, data in stability_copies(rgb):
         copy = analyze_image(load_bytes(data, f"{report.file.path} ({name})"), pixel, verdict=False)
         copy.findings = kept + copy.findings
@@ -286,9 +291,9 @@ def fuse(
     model: VerdictModel | None,
     stability: bool = True,
 ) -> Verdict:
-    """The verdict with the stability check: the copies keep the original's file-level
-    findings and rerun the pixel analyzers. ``image`` is the LoadedImage (or its RGB array);
-    its pixels are only decoded when the model decided and a check is due."""
+    """The verdict with the stability check: the copies keep the original's file-level and
+    copy-move findings and rerun the other pixel analyzers. ``image`` is the LoadedImage (or
+    its RGB array); its pixels are only decoded when the model decided and a check is due."""
     verdict = decide(report, model)
     if not stability or image is None or verdict.method != "model":
         return verdict
