@@ -171,7 +171,7 @@ class LoadedImage:
         def convert() -> np.ndarray:
             if self.header_error is None and self.info.format == "JPEG":
                 arr = decode_jpeg_rgb(self.data)
-                if arr is not None:
+                if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
                     arr.setflags(write=False)
                     return arr
             im = self.decoded()
