@@ -167,7 +167,8 @@ def main() -> None:
             "### The same recipe without aligned fakes",
             "",
             "Trained on the same train split, same recipe and seed, without the aligned fakes "
-            "(step 5 above; not shipped), measured on the same test split:",
+            "and their real twins (step 5 above; not shipped), measured on the same test split "
+            f"at its own threshold ({other.get('threshold', 0.5):.3f}, set the same way):",
             "",
             *eval_table(other, baseline),
             "",
