@@ -161,13 +161,16 @@ class _Verifier:
             # warpAffine pulls pixel x from inverse(t)·x: that point must be truly elsewhere,
             # since a pixel trivially matches itself
             inv = cv2.invertAffineTransform(t)
-            moved = (
-                np.hypot(
-                    inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - xs,
-                    inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2] - ys,
+            if _is_integer_shift(inv):  # the block matcher's candidates: one shift everywhere
+                moved = np.hypot(inv[0, 2], inv[1, 2]) >= MIN_SHIFT
+            else:
+                moved = (
+                    np.hypot(
+                        inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - xs,
+                        inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2] - ys,
+                    )
+                    >= MIN_SHIFT
                 )
-                >= MIN_SHIFT
-            )
             good = _clean(valid & moved & (zncc >= ZNCC_MIN) & (texture >= MIN_TEXTURE))
             masks.append(good)
             if good.any():
@@ -187,8 +190,15 @@ class _Verifier:
         return zncc, np.sqrt(np.minimum(va, vb))
 
 
+def _is_integer_shift(t: np.ndarray) -> bool:
+    """A 2×3 affine transform that moves every pixel by the same whole number of pixels."""
+    return bool(np.array_equal(t[:, :2], np.eye(2)) and np.array_equal(t[:, 2], np.round(t[:, 2])))
+
+
 def _clean(mask: np.ndarray) -> np.ndarray:
     """Drop specks: keep connected areas of at least a few windows."""
+    if np.count_nonzero(mask) < 4 * ZNCC_WINDOW * ZNCC_WINDOW:
+        return np.zeros(mask.shape, bool)  # no area could be large enough: skip the work
     m = mask.astype(np.uint8)
     m = cv2.morphologyEx(m, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
