@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
-from scipy.fft import dctn
+from scipy.fft import dct, dctn
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.jpeg import ZIGZAG, JpegInfo, parse_jpeg
@@ -213,6 +213,20 @@ def block_dct(luma: np.ndarray, offset: int = 0) -> np.ndarray:
     h, w = (plane.shape[0] // 8) * 8, (plane.shape[1] // 8) * 8
     blocks = (plane[:h, :w].astype(np.float64) - 128.0).reshape(h // 8, 8, w // 8, 8)
     return dctn(blocks.transpose(0, 2, 1, 3), axes=(2, 3), norm="ortho")
+
+
+_DCT8 = dct(np.eye(8), axis=0, norm="ortho").astype(np.float32)  # _DCT8 @ x = DCT of x
+
+
+def block_dct32(plane: np.ndarray) -> np.ndarray:
+    """:func:`block_dct` (no offset) in float32, as two matrix products: about three times
+    faster than an FFT-based DCT of so many tiny blocks. For energies (JPEG ghosts); the
+    rounding decisions of re-quantization (double compression) keep float64.
+    """
+    h, w = (plane.shape[0] // 8) * 8, (plane.shape[1] // 8) * 8
+    blocks = (plane[:h, :w].astype(np.float32) - 128.0).reshape(h // 8, 8, w // 8, 8)
+    rows = np.tensordot(blocks, _DCT8.T, axes=([3], [0]))  # (h/8, 8, w/8, 8)
+    return np.ascontiguousarray(np.tensordot(_DCT8, rows, axes=([1], [1])).transpose(1, 2, 0, 3))
 
 
 def double_compression_score(
