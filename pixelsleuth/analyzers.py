@@ -90,14 +90,12 @@ def _ensure_loaded() -> None:
 
 
 def _load(names: list[str]) -> dict[str, type[Analyzer]]:
-    """The registry with at least ``names`` in it: only their modules when all are built in."""
-    if all(n in _REGISTRY or n in BUILTIN for n in names):
-        for n in names:
-            if n not in _REGISTRY:
-                importlib.import_module(BUILTIN[n])
-        if all(n in _REGISTRY for n in names):
-            return _REGISTRY
-    return available_analyzers()
+    """The registry with ``names`` in it if they exist: only their modules when all are built
+    in, everything (plugins included) otherwise."""
+    for n in names:
+        if n not in _REGISTRY and n in BUILTIN:
+            importlib.import_module(BUILTIN[n])
+    return _REGISTRY if all(n in _REGISTRY for n in names) else available_analyzers()
 
 
 def available_analyzers() -> dict[str, type[Analyzer]]:
