@@ -65,8 +65,7 @@ def group_table(report: dict, condition: str = "jpeg90") -> list[str]:
     lines = ["| group | AI | real | AUC | FPR real |", "|---|---|---|---|---|"]
     for g, m in report["conditions"][condition]["groups"].items():
         lines.append(
-            f"| {g} | {m['n_ai']} | {m['n_real']} | {_f(m.get('auc'))} | "
-            f"{_f(m.get('fpr_real'))} |"
+            f"| {g} | {m['n_ai']} | {m['n_real']} | {_f(m.get('auc'))} | {_f(m.get('fpr_real'))} |"
         )
     return lines
 
@@ -185,7 +184,7 @@ def main() -> None:
             "`scripts/logo.py`: for each AI group, a model trained without it (5 epochs, ≤ 40 "
             "images per group, with aligned fakes) is tested on it and on 30 % of the real "
             "photos that no fold trains on; every image re-encoded as JPEG q90 without "
-            "metadata. Rows with aligned fakes \"no\" come from `--no-aligned` runs: the same "
+            'metadata. Rows with aligned fakes "no" come from `--no-aligned` runs: the same '
             "folds without the aligned fakes.",
             "",
             *logo_table(logo),
