@@ -13,7 +13,12 @@ from PIL import Image
 from pixelsleuth.analyze import analyze_bytes
 from pixelsleuth.detectors.data import load_samples
 from pixelsleuth.detectors.evaluate import evaluate
-from pixelsleuth.detectors.model import DetectorConfig, ResidualDetector, image_crops
+from pixelsleuth.detectors.model import (
+    PRECISION_ENV,
+    DetectorConfig,
+    ResidualDetector,
+    image_crops,
+)
 from pixelsleuth.detectors.train import TrainConfig, train
 
 from .conftest import corpus_dir
@@ -119,11 +124,26 @@ def test_fast_inference_path_gives_the_plain_networks_logits_and_follows_weight_
     for _ in range(2):
         with torch.no_grad():
             plain = float(model(crops.float()).mean())
+        model.precision = "float32"
         _, logit = model.score_image(rgb)  # batch norms folded, channels-last
         assert abs(logit - plain) < 1e-4
+        model.precision = "bfloat16"  # what a CPU with native bfloat16 runs by default
+        _, approx = model.score_image(rgb)
+        assert approx != logit and abs(approx - plain) < 0.05 * (1 + abs(plain))
         with torch.no_grad():  # new weights: the folded copy must be rebuilt, not reused
             for p in model.parameters():
                 p.add_(0.01 * torch.randn_like(p))
+
+
+def test_inference_precision_follows_the_environment_and_rejects_unknown_values(monkeypatch):
+    monkeypatch.setenv(PRECISION_ENV, "float32")
+    model = ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=1)).eval()
+    assert model.inference_dtype() is torch.float32
+    model.precision = "bfloat16"
+    assert model.inference_dtype() is torch.bfloat16
+    model.precision = "half"
+    with pytest.raises(ValueError, match="precision"):
+        model.score_image(np.zeros((64, 64, 3), np.uint8))
 
 
 def test_weights_that_are_not_safetensors_are_refused(tmp_path):

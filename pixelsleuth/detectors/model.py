@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from torch.fx.experimental.optimization import fuse
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+PRECISION_ENV = "PIXELSLEUTH_DETECTOR_PRECISION"  # "auto" (default), "float32" or "bfloat16"
+PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 @dataclass
@@ -59,6 +62,8 @@ class ResidualDetector(nn.Module):
     def __init__(self, config: DetectorConfig | None = None) -> None:
         super().__init__()
         self.config = config or DetectorConfig()
+        # inference arithmetic, not a property of the weights: see inference_dtype()
+        self.precision = os.environ.get(PRECISION_ENV, "auto")
         self.backbone = timm.create_model(
             self.config.backbone,
             pretrained=False,
@@ -148,14 +153,41 @@ class ResidualDetector(nn.Module):
             logit = float(self(x).mean())
         else:
             x = x.contiguous(memory_format=torch.channels_last)
-            logit = float(self._forward(x, self._inference_backbone()).mean())
+            bf16 = self.inference_dtype() is torch.bfloat16
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = self._forward(x, self._inference_backbone())
+            logit = float(logits.float().mean())
         return self.calibrate(logit), logit
+
+    def inference_dtype(self) -> torch.dtype:
+        """The arithmetic of :meth:`score_image`: bfloat16 on a CPU that computes it natively
+        (AVX-512 BF16 or AMX), about 1.8× faster than float32 with logits within ~0.02 of it
+        (measured on the corpus, see the model card); float32 on any other CPU or device.
+        ``self.precision`` (default: the environment's PIXELSLEUTH_DETECTOR_PRECISION, else
+        "auto") can force either."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: expected one of {PRECISIONS}")
+        if self.precision == "float32" or self.head.weight.device.type != "cpu":
+            return torch.float32
+        if self.precision == "bfloat16" or _native_cpu_bfloat16():
+            return torch.bfloat16
+        return torch.float32
 
     def calibrate(self, logit: float | np.ndarray) -> float | np.ndarray:
         """Calibrated probability of AI for a (mean) logit."""
         z = self.config.platt_a * np.asarray(logit, dtype=np.float64) + self.config.platt_b
         p = 1.0 / (1.0 + np.exp(-z))
         return float(p) if np.ndim(p) == 0 else p
+
+
+def _native_cpu_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 instructions (elsewhere oneDNN emulates them, slowly)."""
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    try:
+        return any(getattr(cpu, name)() for name in checks if hasattr(cpu, name))
+    except Exception:  # a torch without these private probes: stay exact
+        return False
 
 
 def image_crops(rgb: np.ndarray, size: int, count: int) -> list[np.ndarray]:
