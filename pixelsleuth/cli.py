@@ -295,6 +295,15 @@ def train(
         str | None,
         typer.Option(help="Only this corpus split of manifests: train, calibration or test."),
     ] = None,
+    device: Annotated[
+        str, typer.Option(help="auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:1…")
+    ] = "auto",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="auto (bfloat16 where the CPU or GPU computes it natively), float32, bfloat16."
+        ),
+    ] = "auto",
 ) -> None:
     """Train the residual CNN detector; saves safetensors weights, config and training log."""
     from pixelsleuth.detectors.train import TrainConfig
@@ -314,6 +323,8 @@ def train(
                 backbone=backbone,
                 seed=seed,
                 split=split,
+                device=device,
+                precision=precision,
             )
         )
     except (FileNotFoundError, ValueError) as exc:
@@ -321,7 +332,7 @@ def train(
     typer.echo(
         f"best validation AUC {summary['best_validation_auc']:.4f} "
         f"(held out: {summary['validation_group_held_out']}); "
-        f"{summary['seconds']:.0f} s → {out}"
+        f"{summary['seconds']:.0f} s on {summary['device']} in {summary['precision']} → {out}"
     )
 
 

@@ -17,9 +17,10 @@ from pixelsleuth.detectors.model import (
     PRECISION_ENV,
     DetectorConfig,
     ResidualDetector,
+    compute_dtype,
     image_crops,
 )
-from pixelsleuth.detectors.train import TrainConfig, train
+from pixelsleuth.detectors.train import TrainConfig, train, training_device
 
 from .conftest import corpus_dir
 
@@ -88,6 +89,9 @@ def test_training_runs_end_to_end_and_beats_chance(tmp_path):
     )
     assert (out / "model.safetensors").is_file() and (out / "training.json").is_file()
     assert summary["train_images"] > 0 and len(summary["history"]) >= 1
+    device = training_device("auto")
+    assert summary["device"] == str(device)
+    assert summary["precision"] == str(compute_dtype("auto", device)).removeprefix("torch.")
     model = ResidualDetector.from_pretrained(out)
     test = [s for s in load_samples(data) if "/test/" in str(s.path)]
     report = evaluate(
@@ -133,6 +137,23 @@ def test_fast_inference_path_gives_the_plain_networks_logits_and_follows_weight_
         with torch.no_grad():  # new weights: the folded copy must be rebuilt, not reused
             for p in model.parameters():
                 p.add_(0.01 * torch.randn_like(p))
+
+
+def test_training_device_and_precision_choices():
+    assert training_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert training_device("cpu") == torch.device("cpu")
+    for bad in ("tpu", "gpu0"):
+        with pytest.raises(ValueError, match="device"):
+            training_device(bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            training_device("cuda")
+    assert compute_dtype("float32", "cpu") is torch.float32
+    assert compute_dtype("bfloat16", "cpu") is torch.bfloat16
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert compute_dtype("auto", "cpu") is (torch.bfloat16 if native else torch.float32)
+    with pytest.raises(ValueError, match="precision"):
+        compute_dtype("fp8", "cpu")
 
 
 def test_inference_precision_follows_the_environment_and_rejects_unknown_values(monkeypatch):
