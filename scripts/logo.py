@@ -1,6 +1,7 @@
 """Leave-one-group-out evaluation of the detector on the corpus, beside the spectral baseline.
 
     python scripts/logo.py --work out/logo [--group ai/comfyui ...] [--no-aligned]
+        [--epochs 6] [--max-images-per-group 60] [--precision auto|float32|bfloat16]
 
 Real photos are split by content hash: 30 % are test images used by every fold and never
 trained on. Aligned fakes are made with taef2 from the training 70 % only (their real twins,
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--max-images-per-group", type=int, default=60)
     parser.add_argument("--no-aligned", action="store_true")
+    parser.add_argument("--precision", default="auto", help="training arithmetic (see train)")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -115,6 +117,7 @@ def main() -> None:
                 out=out,
                 epochs=args.epochs,
                 max_images_per_group=args.max_images_per_group,
+                precision=args.precision,
             )
         )
         model = ResidualDetector.from_pretrained(out)
@@ -132,6 +135,7 @@ def main() -> None:
             "baseline": {c: base["conditions"][c]["overall"] for c in CONDITIONS},
             "best_validation_auc": summary["best_validation_auc"],
             "train_seconds": summary["seconds"],
+            "precision": summary["precision"],
         }
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(results[key]["detector"]["jpeg90"]), flush=True)

@@ -17,9 +17,10 @@ COMMANDS = """\
 pixelsleuth generate --mode aligned --autoencoder ../shared/models/taef2 \\
     --images ../shared/corpus/manifest.csv --images-split train --count 0 \\
     --max-side 768 --format png --no-provenance --out out/default/aligned
-# 2. train on the corpus's train split + the aligned fakes
+# 2. train on the corpus's train split + the aligned fakes (the shipped weights were trained
+#    in float32; without --precision a CPU with bfloat16 instructions trains in bfloat16)
 pixelsleuth train ../shared/corpus/manifest.csv out/default/aligned --split train \\
-    --out out/default/detector --epochs 10 --max-images-per-group 80
+    --out out/default/detector --epochs 10 --max-images-per-group 80 --precision float32
 cp out/default/detector/{config.json,model.safetensors,training.json} \\
     pixelsleuth/detectors/weights/
 # 3. evaluate on the test split (never trained on), beside the spectral baseline
@@ -30,13 +31,21 @@ pixelsleuth eval ../shared/corpus/manifest.csv --split test \\
 pixelsleuth fit-verdict ../shared/corpus/manifest.csv --out out/default/verdict
 cp out/default/verdict/verdict.json pixelsleuth/detectors/weights/
 # 5. the same recipe without aligned fakes, evaluated the same way (for comparison only)
-pixelsleuth train ../shared/corpus/manifest.csv --split train \
-    --out out/default-no-aligned/detector --epochs 10 --max-images-per-group 80
-pixelsleuth eval ../shared/corpus/manifest.csv --split test \
+pixelsleuth train ../shared/corpus/manifest.csv --split train \\
+    --out out/default-no-aligned/detector --epochs 10 --max-images-per-group 80 \\
+    --precision float32
+pixelsleuth eval ../shared/corpus/manifest.csv --split test \\
     --weights out/default-no-aligned/detector --out out/default-no-aligned/eval-test
+# 5b. the same recipe in bfloat16 (the default where the CPU has it; for comparison only)
+pixelsleuth train ../shared/corpus/manifest.csv out/default/aligned --split train \\
+    --out out/bf16/detector --epochs 10 --max-images-per-group 80 --precision bfloat16
+pixelsleuth eval ../shared/corpus/manifest.csv --split test \\
+    --weights out/bf16/detector --out out/bf16/eval-test-bf16trained
 # 6. leave-one-group-out, with and without aligned fakes
-python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40
-python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40 --no-aligned
+python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40 \\
+    --precision float32
+python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40 --no-aligned \\
+    --precision float32
 # 7. this card
 python scripts/model_card.py"""
 
@@ -94,6 +103,8 @@ def main() -> None:
     p.add_argument(
         "--eval-no-aligned", type=Path, default=root / "out/default-no-aligned/eval-test"
     )
+    p.add_argument("--bf16", type=Path, default=root / "out/bf16/detector")
+    p.add_argument("--eval-bf16", type=Path, default=root / "out/bf16/eval-test-bf16trained")
     p.add_argument("--logo", type=Path, default=root / "out/logo/logo.json")
     p.add_argument("--verdict", type=Path, default=root / "out/default/verdict")
     args = p.parse_args()
@@ -139,7 +150,8 @@ def main() -> None:
         "Augmentation identical for both classes (JPEG q60–100 with p=0.8, rescale 0.5–1 with "
         "p=0.3, blur p=0.1, crops, flips), class-balanced patches, AdamW + one-cycle LR, early "
         f"stopping on validation AUC (best {training['best_validation_auc']:.3f}), "
-        f"{training['seconds'] / 60:.0f} min on 2 CPU cores. Recipe: "
+        f"{training['seconds'] / 60:.0f} min on 2 CPU cores in "
+        f"{training.get('precision', 'float32')}. Recipe: "
         f"`{json.dumps(training['recipe'])}`.",
         "",
         "Exact commands:",
@@ -181,6 +193,24 @@ def main() -> None:
             "Per group (q90):",
             "",
             *group_table(other),
+            "",
+        ]
+    bf16_eval = args.eval_bf16.with_suffix(".json")
+    if (args.bf16 / "training.json").is_file() and bf16_eval.is_file():
+        fast = json.loads((args.bf16 / "training.json").read_text())
+        other = json.loads(bf16_eval.read_text())
+        q90 = other["conditions"]["jpeg90"]["overall"]
+        ours = report["conditions"]["jpeg90"]["overall"]
+        lines += [
+            "### The same recipe trained in bfloat16",
+            "",
+            f"Step 5b (not shipped): {fast['seconds'] / 60:.1f} min on the same 2 CPU cores in "
+            f"{fast['precision']} against {training['seconds'] / 60:.1f} min in float32; best "
+            f"validation AUC {fast['best_validation_auc']:.3f} (float32 "
+            f"{training['best_validation_auc']:.3f}); on the test split (q90) AUC "
+            f"{_f(q90['auc'])} ({_f(q90['auc_ci95'][0])}–{_f(q90['auc_ci95'][1])}), FPR on real "
+            f"{_f(q90['fpr_real'])} at its threshold {other.get('threshold', 0.5):.3f}, against "
+            f"{_f(ours['auc'])} and {_f(ours['fpr_real'])} for the shipped weights.",
             "",
         ]
     if args.logo.is_file():
