@@ -290,6 +290,7 @@ def train(
         int | None, typer.Option(help="Cap images per group (quick runs).")
     ] = None,
     backbone: Annotated[str, typer.Option(help="timm ResNet name.")] = "resnet34",
+    stages: Annotated[int, typer.Option(help="ResNet stages kept (the rest is cut).")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     split: Annotated[
         str | None,
@@ -321,6 +322,7 @@ def train(
                 patches_per_image=patches_per_image,
                 max_images_per_group=max_images_per_group,
                 backbone=backbone,
+                stages=stages,
                 seed=seed,
                 split=split,
                 device=device,

@@ -2,6 +2,7 @@
 
     python scripts/logo.py --work out/logo [--group ai/comfyui ...] [--no-aligned]
         [--epochs 6] [--max-images-per-group 60] [--precision auto|float32|bfloat16]
+        [--backbone resnet34] [--stages 2]
 
 Real photos are split by content hash: 30 % are test images used by every fold and never
 trained on. Aligned fakes are made with taef2 from the training 70 % only (their real twins,
@@ -90,6 +91,8 @@ def main() -> None:
     parser.add_argument("--max-images-per-group", type=int, default=60)
     parser.add_argument("--no-aligned", action="store_true")
     parser.add_argument("--precision", default="auto", help="training arithmetic (see train)")
+    parser.add_argument("--backbone", default="resnet34", help="timm ResNet (see train)")
+    parser.add_argument("--stages", type=int, default=2, help="ResNet stages kept")
     args = parser.parse_args()
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
@@ -118,6 +121,8 @@ def main() -> None:
                 epochs=args.epochs,
                 max_images_per_group=args.max_images_per_group,
                 precision=args.precision,
+                backbone=args.backbone,
+                stages=args.stages,
             )
         )
         model = ResidualDetector.from_pretrained(out)
@@ -136,6 +141,7 @@ def main() -> None:
             "best_validation_auc": summary["best_validation_auc"],
             "train_seconds": summary["seconds"],
             "precision": summary["precision"],
+            "backbone": f"{args.backbone}, {args.stages} stages",
         }
         results_path.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(results[key]["detector"]["jpeg90"]), flush=True)

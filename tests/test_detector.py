@@ -222,3 +222,47 @@ def test_shipped_weights_are_small_safetensors_with_a_card_and_separate_the_test
     auc = roc_auc_score(labels, probs)
     print(f"\nshipped detector on the test split (sd15-grid vs camera, JPEG q90): AUC {auc:.3f}")
     assert auc >= 0.85  # 0.943 when measured for the model card
+
+
+def test_validation_split_keeps_a_photo_its_twin_and_its_aligned_fake_together(tmp_path):
+    """The threshold is set on validation reals: none of them may be seen in training, not
+    even as the re-encoded twin or the aligned fake that the generate command made from it.
+    Rows as `pixelsleuth generate --mode aligned` writes them, read back from disk."""
+    from pathlib import Path
+
+    from pixelsleuth.detectors.data import Sample, from_imagefolder
+    from pixelsleuth.detectors.train import split_train_validation
+
+    (tmp_path / "train").mkdir()
+    rows, originals = [], []
+    for i in range(60):
+        photo = f"photo-{i}.jpg"
+        originals.append(Sample(Path("/corpus/real/camera") / photo, 0, "real/camera"))
+        for name, label in ((f"real-{i}.png", "real"), (f"taef2-aligned-{i}.png", "ai")):
+            Image.new("RGB", (64, 64)).save(tmp_path / "train" / name)
+            row = {"file_name": name, "label": label, "width": 64, "height": 64}
+            if label == "real":
+                row |= {"source": "camera", "original_path": f"in/{photo}"}
+            else:
+                row |= {
+                    "source": "aligned",
+                    "generator": {"model_id": "taef2"},
+                    "extra": {"source_image": f"in/{photo}"},
+                }
+            rows.append(row)
+    (tmp_path / "train" / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    derived = from_imagefolder(tmp_path)
+    assert {s.origin for s in derived} == {s.path.name for s in originals}
+    others = [
+        Sample(Path(f"/corpus/ai/g{g}/{k}.png"), 1, f"ai/g{g}") for g in range(4) for k in range(8)
+    ]
+    train_s, val_s, held = split_train_validation(originals + derived + others, seed=0)
+    val_sources = {s.source_name for s in val_s if s.label == 0}
+    assert 3 <= len(val_sources) <= 20  # about 15 % of 60 photos
+    # every validation photo comes with its twin, and nothing made from it trains
+    assert sum(s.label == 0 for s in val_s) == 2 * len(val_sources)
+    assert not {s.source_name for s in train_s} & val_sources
+    trained_fakes = [s for s in train_s if s.origin and s.label == 1]
+    assert held in {"ai/g0", "ai/g1", "ai/g2", "ai/g3"}  # the aligned group is too large
+    assert len(trained_fakes) == 60 - len(val_sources)
+    assert all(s.group == held for s in val_s if s.label == 1)

@@ -43,6 +43,15 @@ class Sample:
     group: str  # e.g. "ai/comfyui", "real/camera", or a generator id
     width: int = 0
     height: int = 0
+    # file name of the photo this image was made from (an aligned fake and its re-encoded
+    # real twin both name their source photo); "" for an original
+    origin: str = ""
+
+    @property
+    def source_name(self) -> str:
+        """The file name that identifies the photo behind this image: keeps an original, its
+        twin and its aligned fake on the same side of a split."""
+        return self.origin or self.path.name
 
 
 def from_manifest(manifest: str | Path, split: str | None = None) -> list[Sample]:
@@ -95,7 +104,9 @@ def from_imagefolder(folder: str | Path) -> list[Sample]:
             w, h = int(row.get("width") or 0), int(row.get("height") or 0)
             if w and h and min(w, h) < MIN_SIDE:
                 continue
-            out.append(Sample(path, int(row["label"] == "ai"), group, w, h))
+            source = row.get("original_path") or (row.get("extra") or {}).get("source_image")
+            origin = Path(str(source)).name if source else ""
+            out.append(Sample(path, int(row["label"] == "ai"), group, w, h, origin))
     return out
 
 

@@ -66,9 +66,12 @@ def split_train_validation(
     samples: list[Sample], seed: int
 ) -> tuple[list[Sample], list[Sample], str | None]:
     """Validation = one whole AI group (so early stopping rewards what generalises to an
-    unseen generator) plus 15 % of the real images; the rest trains. The group is drawn
+    unseen generator) plus 15 % of the real photos; the rest trains. The group is drawn
     among those with at least 5 images and at most a quarter of the AI images, so that
-    holding it out does not starve training."""
+    holding it out does not starve training. Real photos are assigned by their source photo
+    (:attr:`Sample.source_name`), so a validation photo's re-encoded twin never trains, and
+    aligned fakes made from a validation photo are left out altogether: the threshold is set
+    on validation reals and must not see their content in training."""
     ai_groups = sorted({s.group for s in samples if s.label == 1})
     counts = {g: sum(1 for s in samples if s.group == g) for g in ai_groups}
     n_ai = sum(counts.values())
@@ -78,12 +81,21 @@ def split_train_validation(
     held = None
     if len(candidates) > 1:
         held = random.Random(seed).choice(candidates)
+
+    def real_in_validation(s: Sample) -> bool:
+        return _hash01(f"{seed}:{s.source_name}") < 0.15
+
+    val_sources = {s.source_name for s in samples if s.label == 0 and real_in_validation(s)}
     train, val = [], []
     for s in samples:
-        if s.label == 1:
-            in_val = s.group == held if held else _hash01(f"{seed}:{s.path}") < 0.15
+        if s.label == 0:
+            in_val = real_in_validation(s)
+        elif held:
+            in_val = s.group == held
         else:
             in_val = _hash01(f"{seed}:{s.path}") < 0.15
+        if s.label == 1 and not in_val and s.origin and s.origin in val_sources:
+            continue  # made from a validation photo: neither side
         (val if in_val else train).append(s)
     return train, val, held
 
