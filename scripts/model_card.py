@@ -3,7 +3,8 @@ commands produced: training.json, the `pixelsleuth eval` reports, the leave-one-
 results of scripts/logo.py and the `pixelsleuth fit-verdict` evaluation.
 
     python scripts/model_card.py --weights pixelsleuth/detectors/weights \
-        --eval out/default/eval-test --logo out/logo/logo.json --verdict out/default/verdict
+        --eval out/default/eval-test --logo out/logo/logo.json --verdict out/default/verdict \
+        --notes docs/detector-experiments.md
 """
 
 from __future__ import annotations
@@ -142,6 +143,12 @@ def main() -> None:
         help="more leave-one-group-out runs to summarise beside the main one",
     )
     p.add_argument("--verdict", type=Path, default=root / "out/default/verdict")
+    p.add_argument(
+        "--notes",
+        type=Path,
+        default=root / "docs/detector-experiments.md",
+        help="later measurements and experiments (Markdown), appended before the limits",
+    )
     args = p.parse_args()
     training = json.loads((args.weights / "training.json").read_text())
     config = json.loads((args.weights / "config.json").read_text())
@@ -290,6 +297,8 @@ def main() -> None:
             "",
             verdict.read_text().split("\n", 2)[-1].replace("### ", "#### "),
         ]
+    if args.notes.is_file():
+        lines += [args.notes.read_text()]
     lines += [
         "## Limits",
         "",
