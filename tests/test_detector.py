@@ -104,6 +104,12 @@ def test_training_runs_end_to_end_and_beats_chance(tmp_path):
     auc = report["conditions"]["jpeg90"]["overall"]["auc"]
     print(f"\nheld-out AUC after 3 epochs: {auc:.3f} ({len(test)} images, {summary['seconds']} s)")
     assert auc > 0.75
+    # every image's probability is kept, in the listed order, and gives the same AUC
+    from sklearn.metrics import roc_auc_score
+
+    probs = report["conditions"]["jpeg90"]["probabilities"]
+    assert [i["path"] for i in report["images"]] == [str(s.path) for s in test]
+    assert roc_auc_score([i["label"] for i in report["images"]], probs) == pytest.approx(auc)
 
 
 def test_weights_round_trip_through_safetensors(tmp_path):

@@ -94,10 +94,16 @@ def evaluate(
     conditions: Sequence[str] = tuple(CONDITIONS),
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Score every sample under every condition; metrics overall and per AI group."""
+    """Score every sample under every condition; metrics overall and per AI group, and each
+    image's probability (``report["images"]`` lists the images in the order of every
+    condition's ``probabilities``), so that a number can be traced to the images behind it."""
     labels = np.array([s.label for s in samples])
     groups = np.array([s.group for s in samples])
-    report: dict[str, Any] = {"threshold": threshold, "conditions": {}}
+    report: dict[str, Any] = {
+        "threshold": threshold,
+        "images": [{"path": str(s.path), "group": s.group, "label": s.label} for s in samples],
+        "conditions": {},
+    }
     for name in conditions:
         scale, quality = CONDITIONS[name]
         probs = np.array(
@@ -114,6 +120,7 @@ def evaluate(
         for g in sorted(set(groups[real])):
             sel = groups == g
             cond["groups"][g] = metrics(labels[sel], probs[sel], threshold)
+        cond["probabilities"] = [float(p) for p in probs]
         report["conditions"][name] = cond
     return report
 
