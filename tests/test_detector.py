@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 from PIL import Image
 
 from pixelsleuth.analyze import analyze_bytes
-from pixelsleuth.detectors.data import load_samples
+from pixelsleuth.detectors.data import Sample, from_imagefolder, load_samples
 from pixelsleuth.detectors.evaluate import evaluate
 from pixelsleuth.detectors.model import (
     PRECISION_ENV,
@@ -20,7 +21,12 @@ from pixelsleuth.detectors.model import (
     compute_dtype,
     image_crops,
 )
-from pixelsleuth.detectors.train import TrainConfig, train, training_device
+from pixelsleuth.detectors.train import (
+    TrainConfig,
+    split_train_validation,
+    train,
+    training_device,
+)
 
 from .conftest import corpus_dir
 
@@ -234,11 +240,6 @@ def test_validation_split_keeps_a_photo_its_twin_and_its_aligned_fake_together(t
     """The threshold is set on validation reals: none of them may be seen in training, not
     even as the re-encoded twin or the aligned fake that the generate command made from it.
     Rows as `pixelsleuth generate --mode aligned` writes them, read back from disk."""
-    from pathlib import Path
-
-    from pixelsleuth.detectors.data import Sample, from_imagefolder
-    from pixelsleuth.detectors.train import split_train_validation
-
     (tmp_path / "train").mkdir()
     rows, originals = [], []
     for i in range(60):
