@@ -397,7 +397,13 @@ def evaluate_cmd(
     """Evaluate a detector: AUC, AP, balanced accuracy, FPR on real, per group, under JPEG
     and rescaling, with bootstrap confidence intervals."""
     from pixelsleuth.detectors.data import load_samples
-    from pixelsleuth.detectors.evaluate import CONDITIONS, evaluate, fit_baseline, write_reports
+    from pixelsleuth.detectors.evaluate import (
+        CONDITIONS,
+        evaluate,
+        fit_baseline,
+        with_min_side,
+        write_reports,
+    )
     from pixelsleuth.detectors.model import ResidualDetector
 
     try:
@@ -412,20 +418,23 @@ def evaluate_cmd(
     if unknown:
         _fail(f"unknown condition(s) {unknown}; use {', '.join(CONDITIONS)}")
     report = evaluate(
-        lambda rgb: model.score_image(rgb)[0],
-        samples,
-        model.config.threshold,
-        condition or tuple(CONDITIONS),
+        model.probability, samples, model.config.threshold, condition or tuple(CONDITIONS)
     )
     write_reports(report, out, f"Detector {weights}")
     overall = report["conditions"][next(iter(report["conditions"]))]["overall"]
     typer.echo(
         f"AUC {overall.get('auc', float('nan')):.4f}, FPR on real "
-        f"{overall.get('fpr_real', float('nan')):.3f} → {out.with_suffix('.md')}"
+        f"{overall.get('fpr_real', float('nan')):.3f}, not scored {overall['abstained']} "
+        f"(under {model.min_side} px) → {out.with_suffix('.md')}"
     )
     if base_samples:
         base = fit_baseline(base_samples)
-        base_report = evaluate(base.score, samples, 0.5, condition or tuple(CONDITIONS))
+        base_report = evaluate(  # on the images the detector judged
+            with_min_side(base.score, model.min_side),
+            samples,
+            0.5,
+            condition or tuple(CONDITIONS),
+        )
         base_out = out.with_name(out.name + "-baseline")
         write_reports(base_report, base_out, "Spectral baseline")
         overall = base_report["conditions"][next(iter(base_report["conditions"]))]["overall"]

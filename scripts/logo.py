@@ -23,7 +23,12 @@ from pathlib import Path
 
 from pixelsleuth.datasets.generate import GenerationConfig, generate
 from pixelsleuth.detectors.data import Sample, from_imagefolder, from_manifest
-from pixelsleuth.detectors.evaluate import SpectralBaseline, evaluate, prepare
+from pixelsleuth.detectors.evaluate import (
+    SpectralBaseline,
+    evaluate,
+    prepare,
+    with_min_side,
+)
 from pixelsleuth.detectors.model import ResidualDetector
 from pixelsleuth.detectors.train import TrainConfig, train
 
@@ -127,12 +132,10 @@ def main() -> None:
         )
         model = ResidualDetector.from_pretrained(out)
         test = [s for s in samples if s.group == g] + test_reals
-        det = evaluate(
-            lambda rgb, m=model: m.score_image(rgb)[0], test, model.config.threshold, CONDITIONS
-        )
+        det = evaluate(model.probability, test, model.config.threshold, CONDITIONS)
         pool = train_ai + train_reals
         base_model = fit_baseline(pool[:: max(1, len(pool) // 300)])
-        base = evaluate(base_model.score, test, 0.5, CONDITIONS)
+        base = evaluate(with_min_side(base_model.score, model.min_side), test, 0.5, CONDITIONS)
         results[key] = {
             "held_out": g,
             "aligned": not args.no_aligned,

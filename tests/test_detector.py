@@ -13,10 +13,11 @@ from PIL import Image
 
 from pixelsleuth.analyze import analyze_bytes
 from pixelsleuth.detectors.data import Sample, from_imagefolder, load_samples
-from pixelsleuth.detectors.evaluate import evaluate
+from pixelsleuth.detectors.evaluate import evaluate, with_min_side
 from pixelsleuth.detectors.model import (
     PRECISION_ENV,
     DetectorConfig,
+    ImageTooSmall,
     ResidualDetector,
     compute_dtype,
     image_crops,
@@ -209,6 +210,58 @@ def test_detector_analyzer_uses_configured_weights(tmp_path, monkeypatch):
     analyzer.load_detector.cache_clear()
 
 
+def test_an_image_under_the_minimum_side_gets_no_score_and_evaluation_counts_it(tmp_path):
+    torch.manual_seed(0)
+    model = ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=2)).eval()
+    assert model.min_side == 64  # by default, one full crop
+    small = (np.random.default_rng(0).random((40, 90, 3)) * 255).astype(np.uint8)
+    with pytest.raises(ImageTooSmall, match="90×40 px is under the detector's minimum of 64"):
+        model.score_image(small)
+    assert model.probability(small) is None
+    model.config.min_side = 32  # a lower minimum: the image is reflect-padded and scored
+    assert 0.0 <= model.probability(small) <= 1.0
+    model.config.min_side = None
+
+    # evaluation leaves unscored images out of every metric and counts them per row
+    rng = np.random.default_rng(1)
+    samples = []
+    for k, (label, side) in enumerate([(0, 96), (0, 96), (0, 40), (1, 96), (1, 96), (1, 50)]):
+        path = tmp_path / f"{k}.png"
+        Image.fromarray((rng.random((side, side, 3)) * 255).astype(np.uint8)).save(path)
+        samples.append(Sample(path, label, "ai/x" if label else "real/y"))
+    report = evaluate(model.probability, samples, 0.5, ("jpeg90",), progress=False)
+    cond = report["conditions"]["jpeg90"]
+    assert [p is None for p in cond["probabilities"]] == [False, False, True, False, False, True]
+    overall = cond["overall"]
+    assert (overall["n_ai"], overall["n_real"], overall["abstained"]) == (2, 2, 2)
+    assert cond["groups"]["ai/x"]["abstained"] == 2 and cond["groups"]["real/y"]["abstained"] == 1
+    from sklearn.metrics import roc_auc_score
+
+    judged = [
+        (s.label, p) for s, p in zip(samples, cond["probabilities"], strict=True) if p is not None
+    ]
+    assert overall["auc"] == pytest.approx(roc_auc_score(*zip(*judged, strict=True)))
+    # a baseline is measured on the same images
+    gated = evaluate(with_min_side(lambda rgb: 0.3, 64), samples, 0.5, ("jpeg90",), progress=False)
+    assert gated["conditions"]["jpeg90"]["probabilities"] == [0.3, 0.3, None, 0.3, 0.3, None]
+
+
+def test_the_shipped_detector_does_not_judge_a_camera_thumbnail():
+    """The corpus's 113×85 Olympus X-2 thumbnail scored 0.93 (a false alarm) before the
+    minimum size; it now gets a sentence instead of a score, and the verdict does not use it."""
+    from pixelsleuth.analyze import analyze_file
+
+    camera = corpus_dir("real", "camera")
+    thumbnail = camera / "drewnoakes+metadata-extractor-images__jpg__Olympus X-2.jpg"
+    photo = camera / "drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg"
+    small = analyze_file(thumbnail, ["detector"]).finding("detector")
+    assert small.error is None and small.score is None and not small.evidence
+    assert "did not judge" in small.summary and "113×85 px" in small.summary
+    assert small.details["min_side"] == 256
+    large = analyze_file(photo, ["detector"]).finding("detector")
+    assert large.score is not None and large.evidence
+
+
 def test_shipped_weights_are_small_safetensors_with_a_card_and_separate_the_test_split():
     from sklearn.metrics import roc_auc_score
 
@@ -228,9 +281,9 @@ def test_shipped_weights_are_small_safetensors_with_a_card_and_separate_the_test
         for s in load_samples(corpus / "manifest.csv", "test")
         if s.group in ("ai/sd15-grid", "real/camera")
     ]
-    labels = [s.label for s in test]
+    scored = [(s.label, model.probability(prepare(s.path, None, None))) for s in test]
+    labels, probs = zip(*[(label, p) for label, p in scored if p is not None], strict=True)
     assert sum(labels) >= 60 and len(labels) - sum(labels) >= 8
-    probs = [model.score_image(prepare(s.path, None, None))[0] for s in test]
     auc = roc_auc_score(labels, probs)
     print(f"\nshipped detector on the test split (sd15-grid vs camera, JPEG q90): AUC {auc:.3f}")
     assert auc >= 0.85  # 0.943 when measured for the model card

@@ -50,8 +50,19 @@ class DetectorAnalyzer(Analyzer):
                 None,
                 details={"weights": None},
             )
+        from pixelsleuth.detectors.model import ImageTooSmall
+
         model = load_detector(str(path))
-        prob, logit = model.score_image(image.rgb())
+        try:
+            prob, logit = model.score_image(image.rgb())
+        except ImageTooSmall as exc:
+            return Finding(
+                self.name,
+                f"The detector did not judge this image: {exc}. The verdict rests on the "
+                "other evidence.",
+                None,
+                details={"weights": str(path), "min_side": model.min_side, "abstained": str(exc)},
+            )
         threshold = model.config.threshold
         details = {
             "probability": round(prob, 4),

@@ -87,8 +87,30 @@ def metrics(
     return out
 
 
+def judged_metrics(
+    labels: np.ndarray, probs: np.ndarray, selected: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """:func:`metrics` of the ``selected`` images that were scored (probability not NaN), and
+    how many selected images were not (``abstained``)."""
+    judged = selected & ~np.isnan(probs)
+    out = metrics(labels[judged], probs[judged], threshold)
+    return {**out, "abstained": int((selected & ~judged).sum())}
+
+
+def with_min_side(
+    score: Callable[[np.ndarray], float], min_side: int
+) -> Callable[[np.ndarray], float | None]:
+    """``score`` that, like the detector, gives no score (None) for an image with a side under
+    ``min_side`` pixels: so that a baseline is measured on the same images as the detector."""
+
+    def gated(rgb: np.ndarray) -> float | None:
+        return None if min(rgb.shape[:2]) < min_side else score(rgb)
+
+    return gated
+
+
 def evaluate(
-    score: Callable[[np.ndarray], float],
+    score: Callable[[np.ndarray], float | None],
     samples: Sequence[Sample],
     threshold: float,
     conditions: Sequence[str] = tuple(CONDITIONS),
@@ -96,7 +118,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score every sample under every condition; metrics overall and per AI group, and each
     image's probability (``report["images"]`` lists the images in the order of every
-    condition's ``probabilities``), so that a number can be traced to the images behind it."""
+    condition's ``probabilities``), so that a number can be traced to the images behind it.
+
+    ``score`` may return None for an image it does not judge (smaller than the detector's
+    minimum size): such an image is left out of the metrics, counted in each row's
+    ``abstained`` and listed with a probability of None."""
     labels = np.array([s.label for s in samples])
     groups = np.array([s.group for s in samples])
     report: dict[str, Any] = {
@@ -106,34 +132,39 @@ def evaluate(
     }
     for name in conditions:
         scale, quality = CONDITIONS[name]
-        probs = np.array(
-            [
-                score(prepare(s.path, scale, quality))
-                for s in tqdm(samples, desc=name, unit="img", disable=not progress)
-            ]
-        )
-        cond: dict[str, Any] = {"overall": metrics(labels, probs, threshold), "groups": {}}
+        scores = [
+            score(prepare(s.path, scale, quality))
+            for s in tqdm(samples, desc=name, unit="img", disable=not progress)
+        ]
+        probs = np.array([np.nan if p is None else p for p in scores], dtype=np.float64)
         real = labels == 0
-        for g in sorted(set(groups[labels == 1])):
-            sel = (groups == g) | real
-            cond["groups"][g] = metrics(labels[sel], probs[sel], threshold)
-        for g in sorted(set(groups[real])):
-            sel = groups == g
-            cond["groups"][g] = metrics(labels[sel], probs[sel], threshold)
-        cond["probabilities"] = [float(p) for p in probs]
+        rows = {"overall": np.ones_like(real)}
+        rows |= {g: (groups == g) | real for g in sorted(set(groups[labels == 1]))}
+        rows |= {g: groups == g for g in sorted(set(groups[real]))}
+        cond: dict[str, Any] = {
+            "overall": judged_metrics(labels, probs, rows.pop("overall"), threshold),
+            "groups": {g: judged_metrics(labels, probs, sel, threshold) for g, sel in rows.items()},
+        }
+        cond["probabilities"] = [None if p is None else float(p) for p in scores]
         report["conditions"][name] = cond
     return report
 
 
 def markdown(report: dict[str, Any], title: str) -> str:
     """A table per condition: rows overall and per group."""
-    lines = [f"## {title}", "", f"Threshold {report['threshold']:.3f}.", ""]
+    lines = [
+        f"## {title}",
+        "",
+        f"Threshold {report['threshold']:.3f}. AI and real count the images scored; "
+        "'no score': images the detector did not judge (under its minimum size).",
+        "",
+    ]
     for name, cond in report["conditions"].items():
         lines += [
             f"### {name}",
             "",
-            "| rows | AI | real | AUC (95 % CI) | AP | balanced acc. | FPR real |",
-            "|---|---|---|---|---|---|---|",
+            "| rows | AI | real | AUC (95 % CI) | AP | balanced acc. | FPR real | no score |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for label, m in [("overall", cond["overall"]), *cond["groups"].items()]:
             auc = (
@@ -144,7 +175,10 @@ def markdown(report: dict[str, Any], title: str) -> str:
             ap = f"{m['ap']:.3f}" if "ap" in m else "–"
             ba = f"{m['balanced_accuracy']:.3f}" if "balanced_accuracy" in m else "–"
             fpr = f"{m['fpr_real']:.3f}" if "fpr_real" in m else "–"
-            lines.append(f"| {label} | {m['n_ai']} | {m['n_real']} | {auc} | {ap} | {ba} | {fpr} |")
+            lines.append(
+                f"| {label} | {m['n_ai']} | {m['n_real']} | {auc} | {ap} | {ba} | {fpr} | "
+                f"{m.get('abstained', 0)} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

@@ -41,11 +41,20 @@ class DetectorConfig:
     residual: str = "npr"  # "npr": x − up(down(x)); "none": the image itself
     crop: int = 256  # pixels; crops are taken at native resolution
     crops: int = 4  # crops averaged per image at inference
+    # Shorter side (pixels) below which an image gets no score; None: the crop size. A smaller
+    # image cannot fill one native crop, and padding it shows the network mirrored content it
+    # was never calibrated on (on the corpus, thumbnails of 113×85 and 126×115 from cameras
+    # were this detector's two false alarms on unseen camera photos).
+    min_side: int | None = None
     # Platt calibration: p = sigmoid(platt_a · logit + platt_b); "AI" when p ≥ threshold
     platt_a: float = 1.0
     platt_b: float = 0.0
     threshold: float = 0.5
     training: dict[str, Any] = field(default_factory=dict)  # recipe and data, for the card
+
+
+class ImageTooSmall(ValueError):
+    """The image is smaller than the detector's minimum side: no score, rather than a guess."""
 
 
 def npr_residual(x: torch.Tensor) -> torch.Tensor:
@@ -143,10 +152,30 @@ class ResidualDetector(nn.Module):
         return model.eval()
 
     # -- inference ------------------------------------------------------------------------------
+    @property
+    def min_side(self) -> int:
+        """The shortest image side, in pixels, that :meth:`score_image` accepts."""
+        return self.config.min_side or self.config.crop
+
+    def probability(self, rgb: np.ndarray) -> float | None:
+        """The calibrated probability of AI, or None for an image under :attr:`min_side`."""
+        try:
+            return self.score_image(rgb)[0]
+        except ImageTooSmall:
+            return None
+
     @torch.inference_mode()
     def score_image(self, rgb: np.ndarray) -> tuple[float, float]:
         """(calibrated probability of AI, mean logit) for a uint8 H×W×3 image, from up to
-        ``config.crops`` native-resolution crops spread over the image."""
+        ``config.crops`` native-resolution crops spread over the image.
+
+        Raises :class:`ImageTooSmall` when a side is under :attr:`min_side`."""
+        h, w = rgb.shape[:2]
+        if min(h, w) < self.min_side:
+            raise ImageTooSmall(
+                f"{w}×{h} px is under the detector's minimum of {self.min_side} px a side: too "
+                "few native pixels to judge"
+            )
         crops = image_crops(rgb, self.config.crop, self.config.crops)
         x = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255.0)
         device = self.head.weight.device
