@@ -9,7 +9,8 @@ trained on. Aligned fakes are made with taef2 from the training 70 % only (their
 re-encoded identically, join the training reals). For each AI group g: train on every other AI
 group + aligned fakes + training reals, then evaluate on g + the test reals, every image
 re-encoded as JPEG q90 without metadata (and after JPEG q75 + 0.5× rescale). Results go to
-WORK/logo.json and WORK/logo.md.
+WORK/logo.json and WORK/logo.md; a group already there is skipped, and a fold's model already in
+WORK is evaluated without training it again.
 """
 
 from __future__ import annotations
@@ -119,17 +120,20 @@ def main() -> None:
         manifest = write_manifest(train_ai + train_reals, work / f"train-{g.replace('/', '_')}.csv")
         data = [str(manifest)] + ([str(work / "aligned")] if extra else [])
         out = work / f"model-{g.replace('/', '_')}-{tag}"
-        summary = train(
-            TrainConfig(
-                data=data,
-                out=out,
-                epochs=args.epochs,
-                max_images_per_group=args.max_images_per_group,
-                precision=args.precision,
-                backbone=args.backbone,
-                stages=args.stages,
+        if (out / "model.safetensors").is_file():  # trained by an earlier run: evaluate only
+            summary = json.loads((out / "training.json").read_text())
+        else:
+            summary = train(
+                TrainConfig(
+                    data=data,
+                    out=out,
+                    epochs=args.epochs,
+                    max_images_per_group=args.max_images_per_group,
+                    precision=args.precision,
+                    backbone=args.backbone,
+                    stages=args.stages,
+                )
             )
-        )
         model = ResidualDetector.from_pretrained(out)
         test = [s for s in samples if s.group == g] + test_reals
         det = evaluate(model.probability, test, model.config.threshold, CONDITIONS)

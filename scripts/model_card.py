@@ -63,8 +63,8 @@ def _f(x: float | None) -> str:
 
 def eval_table(report: dict, baseline: dict | None) -> list[str]:
     lines = [
-        "| condition | AUC (95 % CI) | AP | balanced acc. | FPR real | baseline AUC |",
-        "|---|---|---|---|---|---|",
+        "| condition | AUC (95 % CI) | AP | balanced acc. | FPR real | no score | baseline AUC |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, cond in report["conditions"].items():
         m = cond["overall"]
@@ -72,16 +72,18 @@ def eval_table(report: dict, baseline: dict | None) -> list[str]:
         ci = m.get("auc_ci95") or [None, None]
         lines.append(
             f"| {name} | {_f(m.get('auc'))} ({_f(ci[0])}–{_f(ci[1])}) | {_f(m.get('ap'))} | "
-            f"{_f(m.get('balanced_accuracy'))} | {_f(m.get('fpr_real'))} | {_f(b.get('auc'))} |"
+            f"{_f(m.get('balanced_accuracy'))} | {_f(m.get('fpr_real'))} | "
+            f"{m.get('abstained', '–')} | {_f(b.get('auc'))} |"
         )
     return lines
 
 
 def group_table(report: dict, condition: str = "jpeg90") -> list[str]:
-    lines = ["| group | AI | real | AUC | FPR real |", "|---|---|---|---|---|"]
+    lines = ["| group | AI | real | AUC | FPR real | no score |", "|---|---|---|---|---|---|"]
     for g, m in report["conditions"][condition]["groups"].items():
         lines.append(
-            f"| {g} | {m['n_ai']} | {m['n_real']} | {_f(m.get('auc'))} | {_f(m.get('fpr_real'))} |"
+            f"| {g} | {m['n_ai']} | {m['n_real']} | {_f(m.get('auc'))} | {_f(m.get('fpr_real'))} "
+            f"| {m.get('abstained', '–')} |"
         )
     return lines
 
@@ -171,7 +173,9 @@ def main() -> None:
         f"crops of {config['crop']}² (no resizing), averages their logits and calibrates them "
         f"with Platt scaling (a={config['platt_a']:.3f}, b={config['platt_b']:.3f}); an image "
         f"is called AI-generated at probability ≥ {config['threshold']:.3f}, a threshold set "
-        "for a 5 % false-positive rate on validation real photos (per-image scores).",
+        "for a 5 % false-positive rate on validation real photos (per-image scores). An image "
+        f"with a side under {config.get('min_side') or config['crop']} px cannot fill one crop "
+        "and gets no score (the verdict then rests on the other evidence).",
         "",
         "## Data",
         "",
