@@ -24,6 +24,7 @@ from pixelsleuth.detectors.model import (
 )
 from pixelsleuth.detectors.train import (
     TrainConfig,
+    select_training_samples,
     split_train_validation,
     train,
     training_device,
@@ -244,6 +245,23 @@ def test_an_image_under_the_minimum_side_gets_no_score_and_evaluation_counts_it(
     # a baseline is measured on the same images
     gated = evaluate(with_min_side(lambda rgb: 0.3, 64), samples, 0.5, ("jpeg90",), progress=False)
     assert gated["conditions"]["jpeg90"]["probabilities"] == [0.3, 0.3, None, 0.3, 0.3, None]
+
+
+def test_training_leaves_out_the_images_inference_would_not_score():
+    """The corpus's camera thumbnails (113×85 and the like) neither train nor set the threshold;
+    the group cap still applies to the rest."""
+    samples = load_samples(corpus_dir() / "manifest.csv")
+    small = [s for s in samples if min(s.width, s.height) < 256]
+    assert any(s.group == "real/camera" for s in small)  # the thumbnails the rule is for
+    chosen = select_training_samples(samples, TrainConfig(data=[], out=Path("x"), crop=256))
+    assert not set(chosen) & set(small) and len(chosen) == len(samples) - len(small)
+    capped = select_training_samples(
+        samples, TrainConfig(data=[], out=Path("x"), crop=256, max_images_per_group=5)
+    )
+    counts = {g: sum(s.group == g for s in capped) for g in {s.group for s in capped}}
+    assert max(counts.values()) == 5 and not set(capped) & set(small)
+    unfiltered = select_training_samples(samples, TrainConfig(data=[], out=Path("x"), crop=64))
+    assert len(unfiltered) == len(samples)  # data.MIN_SIDE already dropped anything under 64
 
 
 def test_the_shipped_detector_does_not_judge_a_camera_thumbnail():

@@ -172,15 +172,15 @@ def training_device(name: str) -> torch.device:
     return device
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
-    """Train, calibrate and save; returns the training summary (also in the model card)."""
-    start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    rng = random.Random(cfg.seed)
-    samples = [s for src in cfg.data for s in load_samples(src, cfg.split)]
+def select_training_samples(samples: list[Sample], cfg: TrainConfig) -> list[Sample]:
+    """The samples a run trains and validates on: ``cfg.exclude_groups`` left out, images that
+    cannot fill one crop left out (they get no score at inference, see
+    ResidualDetector.min_side, so they neither train the network nor set its threshold), and at
+    most ``cfg.max_images_per_group`` per group, chosen by a seeded hash."""
     samples = [s for s in samples if s.group not in cfg.exclude_groups]
+    samples = [
+        s for s in samples if not (s.width and s.height and min(s.width, s.height) < cfg.crop)
+    ]
     if cfg.max_images_per_group:
         by_group: dict[str, list[Sample]] = {}
         for s in samples:
@@ -192,6 +192,18 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 : cfg.max_images_per_group
             ]
         ]
+    return samples
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train, calibrate and save; returns the training summary (also in the model card)."""
+    start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rng = random.Random(cfg.seed)
+    samples = [s for src in cfg.data for s in load_samples(src, cfg.split)]
+    samples = select_training_samples(samples, cfg)
     if not any(s.label for s in samples) or all(s.label for s in samples):
         raise ValueError("training needs both AI and real images")
     train_s, val_s, held = split_train_validation(samples, cfg.seed)
