@@ -79,6 +79,27 @@ def test_inspect_shows_verdict_and_every_section_for_a_corpus_image():
     assert any(d.label.startswith("Download the report") for d in at.get("download_button"))
 
 
+def test_inspect_says_why_the_detector_did_not_judge_a_thumbnail():
+    """A 113×85 camera thumbnail: the detector's section explains that it is too small to judge
+    and shows no probability, and the rest of the card is there."""
+    path = (
+        corpus_dir("real", "camera") / "drewnoakes+metadata-extractor-images__jpg__Olympus X-2.jpg"
+    )
+    at = _app()
+    at.toggle(key="stability").set_value(False)
+    at.file_uploader(key="uploads").upload(path.name, path.read_bytes(), "image/jpeg")
+    at.run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert (
+        "The detector did not judge this image: 113×85 px is under the detector's minimum" in text
+    )
+    detector = next(e for e in at.expander if e.label.startswith("AI-image detector (CNN)"))
+    assert "suspicion" not in detector.label  # no score, so no suspicion in its title
+    assert not detector.get("progress")  # and no probability bar
+    assert "Metadata (EXIF, XMP, IPTC, ICC)" in text
+
+
 def test_inspect_handles_damaged_and_non_image_uploads_beside_a_good_one():
     broken = next(e for e in corpus_manifest() if e["label"] == "broken" and e["bytes"] != "0")
     good = _corpus_file("camera")
