@@ -50,13 +50,18 @@ def _corpus_file(group: str) -> Path:
     return corpus_dir() / entry["path"]
 
 
-def test_inspect_shows_verdict_and_every_section_for_a_corpus_image():
-    path = _corpus_file("comfyui")
+def _inspect(path: Path, mime: str) -> AppTest:
+    """The Inspect page after uploading ``path`` (stability check off, for speed)."""
     at = _app()
     at.toggle(key="stability").set_value(False)
-    at.file_uploader(key="uploads").upload(path.name, path.read_bytes(), "image/png")
+    at.file_uploader(key="uploads").upload(path.name, path.read_bytes(), mime)
     at.run()
     assert not at.exception, at.exception
+    return at
+
+
+def test_inspect_shows_verdict_and_every_section_for_a_corpus_image():
+    at = _inspect(_corpus_file("comfyui"), "image/png")
     text = _texts(at)
     assert ":red-background[AI-generated]" in text  # the verdict badge
     assert "ComfyUI" in text  # the top reason
@@ -82,14 +87,10 @@ def test_inspect_shows_verdict_and_every_section_for_a_corpus_image():
 def test_inspect_says_why_the_detector_did_not_judge_a_thumbnail():
     """A 113×85 camera thumbnail: the detector's section explains that it is too small to judge
     and shows no probability, and the rest of the card is there."""
-    path = (
-        corpus_dir("real", "camera") / "drewnoakes+metadata-extractor-images__jpg__Olympus X-2.jpg"
+    camera = corpus_dir("real", "camera")
+    at = _inspect(
+        camera / "drewnoakes+metadata-extractor-images__jpg__Olympus X-2.jpg", "image/jpeg"
     )
-    at = _app()
-    at.toggle(key="stability").set_value(False)
-    at.file_uploader(key="uploads").upload(path.name, path.read_bytes(), "image/jpeg")
-    at.run()
-    assert not at.exception, at.exception
     text = _texts(at)
     assert (
         "The detector did not judge this image: 113×85 px is under the detector's minimum" in text
