@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from pixelsleuth.detectors.evaluate import metrics
+
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = ROOT.parent / "shared/corpus/manifest.csv"
 SPLITS = ("test", "calibration")
@@ -36,9 +38,10 @@ def pixelsleuth(*args: str) -> None:
 
 
 def pooled(reports: list[dict], condition: str, seed: int = 0) -> dict:
-    """AUC (bootstrap 95 % CI, classes resampled within themselves), false alarms and hit
-    rate at the model's threshold, over the images of all ``reports`` together; images the
-    detector did not score (under its minimum size) are counted, not judged."""
+    """:func:`pixelsleuth.detectors.evaluate.metrics` (AUC with a 1000-fold bootstrap 95 % CI,
+    hit rate and false-positive rate at the model's threshold) over the images of all
+    ``reports`` together, with the false alarms counted; images the detector did not score
+    (under its minimum size) are counted per class, not judged."""
     scores = [p for r in reports for p in r["conditions"][condition]["probabilities"]]
     labels = np.array([i["label"] for r in reports for i in r["images"]])
     judged = np.array([p is not None for p in scores])
@@ -49,24 +52,9 @@ def pooled(reports: list[dict], condition: str, seed: int = 0) -> dict:
     }
     labels = labels[judged]
     threshold = reports[0]["threshold"]
-    ai, real = np.where(labels == 1)[0], np.where(labels == 0)[0]
-    rng = np.random.default_rng(seed)
-    boots = [
-        roc_auc_score(labels[idx], probs[idx])
-        for idx in (
-            np.concatenate([rng.choice(ai, len(ai)), rng.choice(real, len(real))])
-            for _ in range(1000)
-        )
-    ]
-    return {
-        "auc": float(roc_auc_score(labels, probs)),
-        "auc_ci95": [float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))],
-        "false_alarms": int((probs[real] >= threshold).sum()),
-        "n_real": len(real),
-        "n_ai": len(ai),
-        "tpr_ai": float((probs[ai] >= threshold).mean()),
-        "abstained": abstained,
-    }
+    out = metrics(labels, probs, threshold, n_boot=1000, seed=seed)
+    false_alarms = int((probs[labels == 0] >= threshold).sum())
+    return {**out, "false_alarms": false_alarms, "abstained": abstained}
 
 
 def paired_drop(reports: list[dict], hard: str = CONDITIONS[1]) -> dict:
