@@ -138,11 +138,11 @@ def evaluate(
         ]
         probs = np.array([np.nan if p is None else p for p in scores], dtype=np.float64)
         real = labels == 0
-        rows = {"overall": np.ones_like(real)}
-        rows |= {g: (groups == g) | real for g in sorted(set(groups[labels == 1]))}
+        # each AI group against all real images; each real group on its own
+        rows = {g: (groups == g) | real for g in sorted(set(groups[labels == 1]))}
         rows |= {g: groups == g for g in sorted(set(groups[real]))}
         cond: dict[str, Any] = {
-            "overall": judged_metrics(labels, probs, rows.pop("overall"), threshold),
+            "overall": judged_metrics(labels, probs, np.ones_like(real), threshold),
             "groups": {g: judged_metrics(labels, probs, sel, threshold) for g, sel in rows.items()},
         }
         cond["probabilities"] = [None if p is None else float(p) for p in scores]
