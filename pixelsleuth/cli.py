@@ -479,6 +479,14 @@ def run_app(
         str, typer.Option(help="Address to bind (0.0.0.0 to serve others: mind who can reach it).")
     ] = "127.0.0.1",
     max_upload_mb: Annotated[int, typer.Option(help="Largest upload accepted, in MB.")] = 200,
+    online_map: Annotated[
+        bool,
+        typer.Option(
+            "--online-map",
+            help="Show GPS positions on a street map fetched from a third-party tile server "
+            "(the browser then sends the photo's location there). Off: an offline sketch.",
+        ),
+    ] = False,
 ) -> None:
     """Start the Streamlit app (Inspect, Audit, Generate) and print its address."""
     import os
@@ -496,6 +504,8 @@ def run_app(
         "--client.toolbarMode", "minimal",
     ]  # fmt: skip
     os.environ.setdefault("PIXELSLEUTH_MAX_FILE_BYTES", str(max_upload_mb * 2**20))
+    # only an explicit flag lets the browser fetch map tiles (the app reads this variable)
+    os.environ["PIXELSLEUTH_ONLINE_MAP"] = "1" if online_map else "0"
     typer.echo(f"pixelsleuth app on http://{address}:{port}", err=True)
     os.execv(sys.executable, args)
 

@@ -3,6 +3,7 @@ headless Chromium against `pixelsleuth app` for the screenshot."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
@@ -232,6 +233,97 @@ def _wait_http(port: int, timeout: float) -> None:
         except OSError:
             time.sleep(0.5)
     raise TimeoutError("the app did not start")
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def _served_app(*app_args: str):
+    """``pixelsleuth app`` on a free port and a headless Chromium: yields (browser, base URL)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (.ci/run installs it)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright drives Chromium")
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pixelsleuth", "app", "--port", str(port), *app_args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_http(port, 120)
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                yield browser, f"http://127.0.0.1:{port}/"
+            finally:
+                browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def _upload_and_wait(page, *paths: Path) -> None:
+    page.get_by_text("Inspect images").wait_for(timeout=180_000)
+    page.locator("input[type=file]").first.set_input_files([str(p) for p in paths])
+    downloads = page.get_by_text("Download the report (JSON)")
+    deadline = time.time() + 300
+    while downloads.count() < len(paths) and time.time() < deadline:
+        time.sleep(1)
+    assert downloads.count() == len(paths), "the cards did not all appear"
+    time.sleep(2)  # let the last images paint
+
+
+@pytest.mark.slow
+def test_inspecting_a_photo_with_gps_makes_no_request_beyond_the_server(tmp_path):
+    """Every request the page makes (documents, scripts, images, tiles, websockets) is
+    recorded while a photo with GPS coordinates is inspected and its metadata opened; none may
+    leave 127.0.0.1. The position is shown as coordinates and an offline sketch."""
+    from urllib.parse import urlsplit
+
+    gps_photo = corpus_dir("metadata", "exiftool-samples") / (
+        "exiftool+exiftool__t__images__GPS.jpg"
+    )
+    with _served_app() as (browser, url):
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        requests: list[str] = []
+        context.on("request", lambda r: requests.append(r.url))
+        page = context.new_page()
+        page.on("websocket", lambda ws: requests.append(ws.url))
+        page.goto(url, timeout=120_000)
+        _upload_and_wait(page, gps_photo)
+        sketch = page.get_by_text("drawn offline").first
+        if not sketch.is_visible():  # a suspicion under 0.5 leaves the section closed
+            page.get_by_text("Metadata (EXIF, XMP, IPTC, ICC)").first.click()
+        sketch.wait_for(timeout=30_000)
+        sketch.scroll_into_view_if_needed()
+        time.sleep(3)  # anything a map widget would fetch has had time to start
+        page.screenshot(path=str(_shot_dir(tmp_path) / "inspect-gps.png"), full_page=True)
+        body = page.inner_text("body")
+        context.close()
+    assert "54.989667, -1.914167" in body
+    assert "54°59′22.8″ N, 1°54′51.0″ W" in body
+    assert len(requests) > 10  # the recording worked: the page loaded its own assets
+    hosts = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme not in ("data", "blob")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
+
+
+def _shot_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: PIXELSLEUTH_SCREENSHOT_DIR to keep and look at them."""
+    folder = Path(os.environ.get("PIXELSLEUTH_SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.mark.slow

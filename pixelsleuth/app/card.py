@@ -6,6 +6,7 @@ Layout only: everything shown comes from the Report and the analyzers' own ``tit
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -152,9 +153,70 @@ def _metadata(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
         _table(rest)
     gps = d.get("gps")
     if gps:
-        st.markdown(f"**GPS** {gps['latitude']:.5f}, {gps['longitude']:.5f}")
-        st.map({"lat": [gps["latitude"]], "lon": [gps["longitude"]]}, zoom=10, height=260)
+        _gps(gps)
     _evidence(finding, rgb, key)
+
+
+ONLINE_MAP_ENV = "PIXELSLEUTH_ONLINE_MAP"
+"""Set (to 1) by ``pixelsleuth app --online-map``: only then may the browser fetch map tiles."""
+
+
+def online_map_allowed() -> bool:
+    """True only when the operator opted in to a third-party tile server."""
+    return os.environ.get(ONLINE_MAP_ENV, "") == "1"
+
+
+def dms(value: float, positive: str, negative: str) -> str:
+    """Decimal degrees as degrees, minutes and seconds with a hemisphere letter."""
+    sign = positive if value >= 0 else negative
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = (value - degrees - minutes / 60) * 3600
+    return f"{degrees}°{minutes:02d}′{seconds:04.1f}″ {sign}"
+
+
+def gps_sketch(latitude: float, longitude: float, scale: int = 2) -> np.ndarray:
+    """An offline position sketch: the globe as a latitude/longitude grid (every 30°, equator
+    and prime meridian darker) with the point marked; ``scale`` pixels per degree. Drawn here so
+    that no map tile is ever fetched from a third party."""
+    from PIL import Image, ImageDraw
+
+    width, height = 360 * scale, 180 * scale
+    canvas = Image.new("RGB", (width, height), (235, 242, 250))
+    draw = ImageDraw.Draw(canvas)
+    for lon in range(-180, 181, 30):
+        x = (lon + 180) * scale
+        draw.line([(x, 0), (x, height)], fill=(120, 120, 120) if lon == 0 else (200, 205, 215))
+    for lat in range(-90, 91, 30):
+        y = (90 - lat) * scale
+        draw.line([(0, y), (width, y)], fill=(120, 120, 120) if lat == 0 else (200, 205, 215))
+    x, y = (longitude + 180) * scale, (90 - latitude) * scale
+    draw.line([(x, 0), (x, height)], fill=(220, 60, 60))
+    draw.line([(0, y), (width, y)], fill=(220, 60, 60))
+    r = 3 * scale
+    draw.ellipse([(x - r, y - r), (x + r, y + r)], fill=(200, 0, 0), outline=(255, 255, 255))
+    return np.asarray(canvas)
+
+
+def _gps(gps: dict[str, Any]) -> None:
+    lat, lon = float(gps["latitude"]), float(gps["longitude"])
+    alt = gps.get("altitude_m")
+    where = f"{dms(lat, 'N', 'S')}, {dms(lon, 'E', 'W')}"
+    st.markdown(
+        f"**GPS** {lat:.6f}, {lon:.6f} ({where})"
+        + (f", altitude {float(alt):.0f} m" if alt is not None else "")
+    )
+    if online_map_allowed():  # the operator started the app with --online-map
+        st.map({"lat": [lat], "lon": [lon]}, zoom=10, height=260)
+        return
+    st.image(
+        gps_sketch(lat, lon),
+        caption="Position on a latitude/longitude grid (every 30°), drawn offline. No map "
+        "tiles are fetched, so nothing about this photo leaves the server; start the app with "
+        "--online-map to show a street map from a tile server instead.",
+        width=480,
+    )
 
 
 def _generator(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
