@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import logging
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from pixelsleuth import __version__
+
+
+def _help_type(param: typer.core._TyperParameter, ctx: object) -> str | None:
+    """The value a parameter takes, in words for ``--help`` (PATH, INTEGER, NUMBER, TEXT) rather
+    than typer's Python names (``<list[Path]>``, ``<str>``); nothing for on/off flags."""
+    desc = param.type_descriptor
+    annotation = desc.annotation
+    if desc.is_list and typing.get_args(annotation):
+        annotation = typing.get_args(annotation)[0]
+    if desc.is_choice:
+        return "|".join(str(c) for c in desc.choices or ())
+    if desc.is_path:
+        return "PATH"
+    if annotation is bool:
+        return None
+    words = {int: "INTEGER", float: "NUMBER", str: "TEXT"}
+    return words.get(annotation, getattr(annotation, "__name__", "VALUE").upper())
+
+
+def _usage_name(param: typer.core.TyperArgument) -> str:
+    """An argument on the usage line as commands usually write it: ``PATHS...``, ``[OUT]``
+    (typer writes ``{paths}...``)."""
+    name = param.display_name_raw.upper()
+    name = name if param.required else f"[{name}]"
+    return name + ("..." if param.nargs != 1 else "")
+
+
+# typer 0.2x prints Python type names in --help; one place puts them in words for every command
+if hasattr(typer.core, "_TyperParameter"):
+    typer.core._TyperParameter.display_type = _help_type  # type: ignore[method-assign]
+if hasattr(typer.core.TyperArgument, "_usage_display_name"):
+    typer.core.TyperArgument._usage_display_name = _usage_name  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="pixelsleuth",
@@ -92,6 +126,7 @@ def analyze(
     except KeyError as exc:
         _fail(str(exc.args[0]))
     failed = 0
+    maps_written = 0
     for i, path in enumerate(paths):
         report = analyze_file(path, instances, limits, stability=stability)
         if report.error:
@@ -99,7 +134,7 @@ def analyze(
             typer.echo(f"pixelsleuth: {path}: {report.error}", err=True)
         if maps is not None:
             try:
-                write_heatmaps(report, maps)
+                maps_written += len(write_heatmaps(report, maps))
             except OSError as exc:
                 _fail(f"cannot write heatmaps to {maps}: {exc.strerror or exc}")
         if json_out:
@@ -108,6 +143,15 @@ def analyze(
             if i:
                 typer.echo("")
             typer.echo(render_text(report, verbose=verbose))
+    if maps is not None:  # on stderr, so that --json output stays pure JSON
+        where = maps.resolve()
+        typer.echo(
+            f"pixelsleuth: {maps_written} heatmap(s) written to {where}"
+            if maps_written
+            else f"pixelsleuth: no heatmaps to write (the analyzers run made none); {where} "
+            "is unchanged",
+            err=True,
+        )
     if failed:
         raise typer.Exit(code=1)
 

@@ -54,3 +54,25 @@ def test_analyzer_selection_and_listing(tmp_path):
     assert bad.returncode == 2 and "unknown analyzer(s): nope" in bad.stderr
     listing = run_cli("analyzers")
     assert "provenance" in listing.stdout and "Content Credentials" in listing.stdout
+
+
+def test_maps_says_where_the_heatmaps_went(tmp_path):
+    image = tmp_path / "photo.jpg"
+    image.write_bytes(jpeg_bytes(photo_like(256, 256)))
+    maps = tmp_path / "maps"
+    proc = run_cli("analyze", "--analyzers", "ela,noise", "--maps", str(maps), str(image))
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(maps.glob("*.png"))
+    assert written  # the maps are there ...
+    assert f"{len(written)} heatmap(s) written to {maps.resolve()}" in proc.stderr  # ... and said
+    none = run_cli("analyze", "--analyzers", "metadata", "--maps", str(tmp_path / "m2"), str(image))
+    assert "no heatmaps to write" in none.stderr
+
+
+def test_help_names_values_in_words_not_python_types():
+    for command in ("analyze", "audit", "train", "generate", "eval", "fit-verdict", "app"):
+        proc = run_cli(command, "--help")
+        assert proc.returncode == 0, proc.stderr
+        assert "<" not in proc.stdout and "list[" not in proc.stdout, (command, proc.stdout)
+    analyze = run_cli("analyze", "--help").stdout
+    assert "PATHS..." in analyze and "--max-pixels" in analyze and "INTEGER" in analyze
