@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import signal
 import socket
@@ -85,6 +86,43 @@ def test_inspect_shows_verdict_and_every_section_for_a_corpus_image():
     assert any(d.label.startswith("Download the report") for d in at.get("download_button"))
 
 
+def test_inspect_badge_says_the_label_once_and_prompts_are_whole_with_a_copy_button():
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.analyzers import create_analyzers
+
+    path = _corpus_file("comfyui")
+    at = _inspect(path, "image/png")
+    header = next(m.value for m in at.markdown if m.value.startswith("### "))
+    assert header.count("AI-generated") == 1, header  # the badge, not repeated beside it
+    assert "P(AI)" in header
+    generator = analyze_file(path, create_analyzers(["generator-metadata"])).findings[0]
+    prompt = generator.details["generator"].prompt
+    assert len(prompt) > 80  # a long prompt: a table cell would cut it
+    codes = [c.value for c in at.code]
+    assert prompt in codes  # shown whole, in a code block (which has a copy button)
+    # the ComfyUI graph is there to view
+    toggle = next(t for t in at.toggle if "ComfyUI" in t.label)
+    toggle.set_value(True).run()
+    assert not at.exception, at.exception
+    assert at.json and any("KSampler" in str(j.value) for j in at.json)
+
+
+def test_verdict_labels_render_generically():
+    from pixelsleuth.app.card import badge, in_words, label_name
+
+    assert label_name("camera-original") == "Camera original"
+    assert label_name("no-signs-found") == "No signs found"  # a label the app never heard of
+    assert badge("no-signs-found") == ":gray-background[No signs found]"
+    assert badge("ai-generated") == ":red-background[AI-generated]"
+    assert (
+        in_words("not a recognised image (UnidentifiedImageError: cannot identify image file x)")
+        == "not a recognised image"
+    )
+    assert in_words("damaged (OSError: image file is truncated)") == (
+        "damaged (image file is truncated)"
+    )
+
+
 def test_inspect_says_why_the_detector_did_not_judge_a_thumbnail():
     """A 113×85 camera thumbnail: the detector's section explains that it is too small to judge
     and shows no probability, and the rest of the card is there."""
@@ -118,8 +156,14 @@ def test_inspect_handles_damaged_and_non_image_uploads_beside_a_good_one():
     assert not at.exception, at.exception
     errors = [_plain(e.value) for e in at.error]
     assert any("not a recognised image" in e for e in errors), errors
+    # in words: no exception class names ("UnidentifiedImageError: …") anywhere on the page
+    assert not re.search(r"[A-Z][A-Za-z]+(Error|Exception)\b", _texts(at)), errors
     headers = [_plain(s.value) for s in at.subheader]
-    assert headers[:3] == [good.name, "notes.txt", "truncated.jpg"]
+    assert headers[:4] == ["4 files", good.name, "notes.txt", "truncated.jpg"]
+    summary = at.dataframe[0].value  # the summary table comes before the cards
+    assert list(summary["file"]) == [good.name, "notes.txt", "truncated.jpg", headers[4]]
+    assert summary["verdict"][1] == "could not be analysed"
+    assert "not a recognised image" in summary["top reason"][1]
     text = _texts(at)
     assert "File integrity" in text  # the truncated JPEG still gets its findings
     # the good photo got its full card

@@ -6,6 +6,7 @@ Layout only: everything shown comes from the Report and the analyzers' own ``tit
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from typing import Any
@@ -25,18 +26,52 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
-BADGE = {
-    "ai-generated": ("red", "AI-generated"),
-    "manipulated": ("orange", "Manipulated"),
-    "camera-original": ("green", "Camera original"),
-    "inconclusive": ("gray", "Inconclusive"),
-}
+_CLASS_NAME = re.compile(r"\b_?[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning)\b:?\s*")
+_PILLOW_NOISE = re.compile(r"\s*\(cannot identify image file[^)]*\)")
+
+
+def in_words(message: object) -> str:
+    """A message for people: no exception class names ("UnidentifiedImageError: …"), no
+    Pillow phrasing that repeats what the sentence already says, no empty brackets."""
+    text = _CLASS_NAME.sub("", str(message))
+    text = _PILLOW_NOISE.sub("", text)
+    return re.sub(r"\s*\(\s*\)", "", text).strip()
+
+
+def message(text: object) -> str:
+    """An error or status message, in words and inert as Markdown."""
+    return plain(in_words(text))
+
+
+BADGE_COLOURS = {"ai-generated": "red", "manipulated": "orange", "camera-original": "green"}
+LABEL_NAMES = {"ai-generated": "AI-generated"}
 VERDICT_MEANS = {
     "ai-generated": "The evidence points to an image made by a generative model.",
     "manipulated": "The evidence points to a photograph that was edited after capture.",
     "camera-original": "Nothing found contradicts a photograph straight from a camera.",
     "inconclusive": "The evidence does not point clearly one way.",
 }
+
+
+def label_name(label: str) -> str:
+    """A verdict label as people read it ("camera-original" → "Camera original"); any label
+    the verdict may add later renders without a change here."""
+    return LABEL_NAMES.get(label) or label.replace("-", " ").capitalize()
+
+
+def badge(label: str) -> str:
+    """The verdict label as a coloured Streamlit badge (grey for labels without a colour)."""
+    return f":{BADGE_COLOURS.get(label, 'gray')}-background[{label_name(label)}]"
+
+
+def probabilities_text(ai: float | None, manipulated: float | None) -> str:
+    """The calibrated probabilities beside the badge, worded so that they never repeat it."""
+    parts = []
+    if ai is not None:
+        parts.append(f"P(AI) {percent(ai)}")
+    if manipulated is not None:
+        parts.append(f"P(manipulated) {percent(manipulated)}")
+    return " · ".join(parts)
 
 
 @st.cache_resource
@@ -48,30 +83,26 @@ def analyzer_texts() -> dict[str, tuple[str, str]]:
 def verdict_header(report: Report) -> None:
     v = report.verdict
     if report.error:
-        st.error(plain(f"Could not analyse this file: {report.error}."))
+        st.error(message(f"Could not analyse this file: {report.error}."))
         return
     if v is None:
         st.info("No verdict: the findings below were not combined.")
         return
-    colour, label = BADGE[v.label.value]
-    probs = []
-    if v.ai_probability is not None:
-        probs.append(f"AI-generated {percent(v.ai_probability)}")
-    if v.manipulation_probability is not None:
-        probs.append(f"manipulated {percent(v.manipulation_probability)}")
-    st.markdown(
-        f"### :{colour}-background[{label}]" + (f" &nbsp; {' · '.join(probs)}" if probs else "")
-    )
+    probs = probabilities_text(v.ai_probability, v.manipulation_probability)
+    st.markdown(f"### {badge(v.label.value)}" + (f" &nbsp; {probs}" if probs else ""))
     st.caption(
-        VERDICT_MEANS[v.label.value]
+        VERDICT_MEANS.get(v.label.value, "")
         + " Probabilities are calibrated estimates from the evidence below, not proof."
     )
     for reason in v.reasons[:5]:
         st.markdown(f"- {plain(reason)}")
 
 
-def report_card(report: Report, rgb: np.ndarray | None, key: str) -> None:
-    """The whole card for one image."""
+def report_card(
+    report: Report, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
+    """The whole card for one image; ``data`` (the file's bytes) lets sections show what the
+    Report keeps only in part, such as a ComfyUI graph."""
     verdict_header(report)
     if report.error:
         return
@@ -88,13 +119,16 @@ def report_card(report: Report, rgb: np.ndarray | None, key: str) -> None:
         with st.expander(f"{title}{score}", expanded=suspicious or finding.analyzer == "detector"):
             st.caption(explains)
             if finding.error:
-                st.warning(plain(finding.summary))
+                st.warning(message(finding.summary))
                 continue
             st.markdown(plain(finding.summary))
-            SECTIONS.get(finding.analyzer, _evidence)(finding, rgb, f"{key}-{finding.analyzer}")
+            section = SECTIONS.get(finding.analyzer, _evidence)
+            section(finding, rgb, f"{key}-{finding.analyzer}", data)
 
 
-def _evidence(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _evidence(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
     shown = [e for e in finding.evidence if e.message != finding.summary]
     for e in shown[:8]:
         st.markdown(f"- {plain(e.message)}")
@@ -132,7 +166,9 @@ def _table(data: dict[str, Any]) -> None:
         st.dataframe(rows, hide_index=True, width="stretch")
 
 
-def _metadata(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _metadata(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
     d = finding.details
     fields = d.get("fields") or {}
     groups = {
@@ -219,30 +255,53 @@ def _gps(gps: dict[str, Any]) -> None:
     )
 
 
-def _generator(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _generator(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
     g = finding.details.get("generator")
     if g is not None:
         g = g if isinstance(g, dict) else g.__dict__
-        _table(
-            {
-                k: g.get(k)
-                for k in (
-                    "tool",
-                    "model",
-                    "prompt",
-                    "negative_prompt",
-                    "seed",
-                    "sampler",
-                    "steps",
-                    "cfg",
-                    "container",
-                )
-            }
-        )
+        fields = ("tool", "model", "seed", "sampler", "scheduler", "steps", "cfg", "container")
+        _table({k: g.get(k) for k in fields})
+        # prompts in full, wrapped, each with Streamlit's copy button (a table cell cuts them)
+        for name, label in (("prompt", "Prompt"), ("negative_prompt", "Negative prompt")):
+            if g.get(name):
+                st.markdown(f"**{label}**")
+                st.code(str(g[name]), language=None, wrap_lines=True)
     _evidence(finding, rgb, key)
+    if data is not None and g is not None and g.get("tool") == "ComfyUI":
+        _comfy_graphs(data, key)
 
 
-def _provenance(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _comfy_graphs(data: bytes, key: str) -> None:
+    """The ComfyUI graphs stored in the PNG (``prompt``: the API graph that ran, ``workflow``:
+    the editor's layout), viewable as JSON and downloadable to load back into ComfyUI. Read
+    whole from the file (the Report keeps only the first 500 characters of each text chunk)."""
+    from pixelsleuth.forensics.formats.containers import read_containers
+
+    texts = {c.key: c.text for c in read_containers(data).text_chunks}
+    for chunk, what in (("workflow", "ComfyUI workflow"), ("prompt", "ComfyUI prompt graph")):
+        raw = texts.get(chunk)
+        if not isinstance(raw, str) or not raw.lstrip().startswith("{"):
+            continue
+        try:
+            graph = json.loads(raw)
+        except ValueError:
+            continue
+        if st.toggle(f"Show the {what} ({len(graph)} entries)", key=f"{key}-{chunk}-show"):
+            st.json(graph, expanded=1)
+        st.download_button(
+            f"Download the {what} (JSON)",
+            raw,
+            file_name=f"{chunk}.json",
+            mime="application/json",
+            key=f"{key}-{chunk}-dl",
+        )
+
+
+def _provenance(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
     c2pa = finding.details.get("c2pa") or {}
     state = getattr(c2pa.get("state"), "value", c2pa.get("state")) or "none"
     label = {
@@ -259,7 +318,7 @@ def _provenance(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
     _evidence(finding, rgb, key)
 
 
-def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None) -> None:
     d = finding.details
     q = d.get("quality") or {}
     if q:
@@ -283,7 +342,9 @@ def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
     _evidence(finding, rgb, key)
 
 
-def _detector(finding: Finding, rgb: np.ndarray | None, key: str) -> None:
+def _detector(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
     d = finding.details
     if d.get("probability") is not None:
         st.progress(

@@ -8,9 +8,9 @@ import numpy as np
 import streamlit as st
 
 from pixelsleuth.analyze import analyze_bytes, analyze_image
-from pixelsleuth.app.card import plain, report_card
+from pixelsleuth.app.card import in_words, label_name, plain, report_card
 from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
-from pixelsleuth.report import Report
+from pixelsleuth.report import Report, percent
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "bmp"]
 
@@ -74,13 +74,24 @@ def render() -> None:
     if not uploads:
         st.info("No image yet: drag files onto the box above.")
         return
-    for i, upload in enumerate(uploads):
+    analysed = []
+    for upload in uploads:
         data = upload.getvalue()
         digest = hashlib.sha256(data).hexdigest()
+        with st.spinner(f"Analysing {upload.name}…"):
+            report, rgb = analyse(data, upload.name, digest, stability)
+        analysed.append((upload.name, digest, report, rgb, data))
+    if len(analysed) > 1:
+        st.subheader(f"{len(analysed)} files")
+        st.dataframe(
+            summary_rows([(name, report) for name, _, report, _, _ in analysed]),
+            hide_index=True,
+            width="stretch",
+            key="inspect_summary",
+        )
+    for i, (name, digest, report, rgb, data) in enumerate(analysed):
         with st.container(border=True):
-            st.subheader(plain(upload.name))
-            with st.spinner(f"Analysing {upload.name}…"):
-                report, rgb = analyse(data, upload.name, digest, stability)
+            st.subheader(plain(name))
             left, right = st.columns([1, 2])
             with left:
                 if rgb is not None:
@@ -92,11 +103,39 @@ def render() -> None:
                         f"{(info.size_bytes or 0) / 1024:.0f} KB · sha256 {digest[:12]}…"
                     )
             with right:
-                report_card(report, rgb, key=f"u{i}-{digest[:8]}")
+                report_card(report, rgb, key=f"u{i}-{digest[:8]}", data=data)
             st.download_button(
                 "Download the report (JSON)",
                 report.to_json(indent=2),
-                file_name=f"{upload.name}.pixelsleuth.json",
+                file_name=f"{name}.pixelsleuth.json",
                 mime="application/json",
                 key=f"dl-{i}-{digest[:8]}",
             )
+
+
+def summary_rows(reports: list[tuple[str, Report]]) -> list[dict[str, str]]:
+    """One row per uploaded file for the table above the cards: name, verdict, whole-percent
+    probabilities and the top reason (or, for a file that could not be analysed, why)."""
+    rows = []
+    for name, report in reports:
+        v = report.verdict
+        if report.error or v is None:
+            verdict, ai, manipulated = "could not be analysed", "", ""
+            reason = in_words(report.error or "no verdict")
+        else:
+            verdict = label_name(v.label.value)
+            ai = "" if v.ai_probability is None else percent(v.ai_probability)
+            manipulated = (
+                "" if v.manipulation_probability is None else percent(v.manipulation_probability)
+            )
+            reason = v.reasons[0] if v.reasons else ""
+        rows.append(
+            {
+                "file": name,
+                "verdict": verdict,
+                "P(AI)": ai,
+                "P(manipulated)": manipulated,
+                "top reason": reason,
+            }
+        )
+    return rows

@@ -36,7 +36,8 @@ class Job:
         try:
             self.result = self.run(self._progress)
         except Exception as exc:  # shown to the user as a message, never as a traceback
-            self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            # the message alone, in words: a class name means nothing to the reader
+            self.error = str(exc).strip() or "an unexpected internal error (no message)"
             self.debug = traceback.format_exc()
         finally:
             self.finished = time.time()
