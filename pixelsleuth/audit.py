@@ -240,8 +240,8 @@ def audit(
 
         def tick() -> None:
             bar.update(1)
-            if on_progress is not None:
-                on_progress(bar.n, total)
+            if on_progress is not None:  # counted here: a disabled tqdm bar does not count
+                on_progress(summary.written + summary.skipped, total)
 
         pending = _not_done((str(p) for p in iter_files(root, folder_errors)), done, skip)
         if backend == "ray":

@@ -199,6 +199,8 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
         (folder / f"p{i}.jpg").write_bytes(jpeg_bytes(photo_like(96, 128, seed=i)))
     (folder / "readme.txt").write_text("not an image")
     at = _app("Audit")
+    assert at.toggle(key="audit_stability").value is True  # as `pixelsleuth audit`
+    at.toggle(key="audit_stability").set_value(False)
     at.text_input(key="audit_folder").set_value(str(folder)).run()
     at.button(key="audit_run").click().run()
     assert not at.exception, at.exception
@@ -207,13 +209,46 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
     at.run()
     assert not at.exception, at.exception
     assert at.subheader[-1].value == "4 files"
+    progress = at.get("progress")[0]
+    assert progress.value == 100 and progress.text.startswith("Done: 4/4"), progress.text
     table = at.dataframe[0].value
-    assert len(table) == 4 and set(table["verdict"]) >= {"error"}
+    assert len(table) == 4 and set(table["verdict"]) >= {"Error"}
+    # the user's names, not the server's paths; no "None" where an error row has no image
+    assert list(table["file"]) == ["p0.jpg", "p1.jpg", "p2.jpg", "readme.txt"]
+    assert all(str(uri).startswith("data:image/") for uri in table["image"])
+    # whole percents: the models do not support decimals
+    shown = [v for v in table["P(AI)"].tolist() + table["detector"].tolist() if v is not None]
+    shown = [v for v in shown if v == v]  # NaN: no value
+    assert shown and all(float(v).is_integer() and 0 <= v <= 100 for v in shown)
+    error_row = table[table["file"] == "readme.txt"].iloc[0]
+    assert "not a recognised image" in error_row["top reason"]
+    assert not re.search(r"[A-Z][a-z]+Error\b", error_row["top reason"])
     at.multiselect(key="audit_filter").set_value(["error"]).run()
     assert len(at.dataframe[0].value) == 1
-    assert "readme.txt" in at.selectbox(key="audit_open").value
+    assert at.selectbox(key="audit_open").value == "readme.txt"
     labels = {d.label for d in at.get("download_button")}
     assert labels >= {"Download results.jsonl", "Download results.csv", "Download report.html"}
+
+
+def test_audit_page_names_zip_rows_by_their_name_in_the_zip():
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("holiday/beach.jpg", jpeg_bytes(photo_like(96, 128, seed=3)))
+        z.writestr("notes.txt", "not an image")
+    at = _app("Audit")
+    at.toggle(key="audit_stability").set_value(False)
+    at.radio(key="audit_source").set_value("An uploaded zip").run()
+    at.file_uploader(key="audit_zip").upload("photos.zip", buf.getvalue(), "application/zip")
+    at.run()
+    at.button(key="audit_run").click().run()
+    job = at.session_state["audit_job"]
+    assert job.wait(TIMEOUT) and job.error is None, job.error
+    at.run()
+    assert not at.exception, at.exception
+    assert sorted(at.dataframe[0].value["file"]) == ["holiday/beach.jpg", "notes.txt"]
+    assert sorted(at.selectbox(key="audit_open").options) == ["holiday/beach.jpg", "notes.txt"]
 
 
 def test_audit_page_refuses_a_missing_folder_and_a_bad_zip():

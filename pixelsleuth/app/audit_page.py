@@ -10,12 +10,53 @@ from typing import Any
 
 import streamlit as st
 
-from pixelsleuth.app.card import plain
+from pixelsleuth.app.card import analyzer_texts, in_words, label_name, message, plain
 from pixelsleuth.app.jobs import Job
 from pixelsleuth.audit import audit, extract_zip, extras_path, iter_files, write_csv
 from pixelsleuth.htmlreport import write_html
 
 VERDICTS = ["ai-generated", "manipulated", "camera-original", "inconclusive", "error"]
+NO_IMAGE = (
+    "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'>"
+    "<rect width='64' height='64' fill='%23eee'/><path d='M20 20L44 44M44 20L20 44' "
+    "stroke='%23bbb' stroke-width='4'/></svg>"
+)
+"""What the image column shows for a file without a thumbnail (an error row): a grey cross,
+drawn inline, rather than the word "None"."""
+
+
+def _stability_default() -> bool:
+    """The CLI's default for ``pixelsleuth audit --stability/--no-stability``."""
+    import inspect
+
+    from pixelsleuth.cli import audit as audit_command
+
+    return bool(inspect.signature(audit_command).parameters["stability"].default)
+
+
+AUDIT_STABILITY_DEFAULT = _stability_default()
+
+
+def display_name(path: str, root: Path) -> str:
+    """A row's file as the user knows it: its path under the audited folder (for an uploaded
+    zip, its name inside the zip), not the server's temporary path."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def whole_percent(p: float | None) -> int | None:
+    """A probability as a whole percent for the table: the models do not support decimals."""
+    return None if p is None else round(100 * p)
+
+
+def map_caption(name: str) -> str:
+    """A heatmap's caption from the report's "analyzer: map" name, without saying the same
+    word twice ("ghost: ghost" → "JPEG ghosts")."""
+    analyzer, _, heat = name.partition(": ")
+    title = analyzer_texts().get(analyzer, (analyzer, ""))[0]
+    return title if heat in ("", analyzer) else f"{title} — {heat}"
 
 
 def _workdir() -> Path:
@@ -85,10 +126,14 @@ def render() -> None:
                     n = extract_zip(upload.getvalue(), target)
                     st.success(f"Unpacked {n} files.")
                 except ValueError as exc:
-                    st.error(plain(f"Could not use this zip: {exc}"))
+                    st.error(message(f"Could not use this zip: {exc}"))
                     target = None
             folder = target
-    stability = st.toggle("Stability check (slower)", value=False, key="audit_stability")
+    stability = st.toggle(
+        "Check each verdict on recompressed and rescaled copies (slower, more careful)",
+        value=AUDIT_STABILITY_DEFAULT,  # as `pixelsleuth audit` (--no-stability turns it off)
+        key="audit_stability",
+    )
     job: Job | None = st.session_state.get("audit_job")
     if folder is not None and st.button(
         "Run the audit", type="primary", key="audit_run", disabled=job is not None and job.running
@@ -108,7 +153,7 @@ def _progress(job: Job) -> None:
     if job.running:
         st.progress(job.fraction, text=f"Auditing: {job.status()}")
     elif job.error:
-        st.error(plain(f"The audit stopped: {job.error}"))
+        st.error(message(f"The audit stopped: {job.error}"))
     else:
         st.progress(1.0, text=f"Done: {job.status()}")
         if st.session_state.get("audit_shown") is not job:
@@ -120,48 +165,60 @@ def _results(job: Job) -> None:
     if job.error or job.result is None:
         return
     out: Path = job.result["out"]
+    root: Path = job.result["folder"]
     rows = _rows(out)
     extras = _extras(out)
     st.subheader(f"{len(rows)} files")
-    chosen = st.multiselect("Show verdicts", VERDICTS, default=VERDICTS, key="audit_filter")
-    query = st.text_input("Filter by path or reason", key="audit_query").lower()
+    chosen = st.multiselect(
+        "Show verdicts", VERDICTS, default=VERDICTS, format_func=label_name, key="audit_filter"
+    )
+    query = st.text_input("Filter by file or reason", key="audit_query").lower()
     table = []
     for r in rows:
         verdict = "error" if r["error"] else (r["verdict"] or "inconclusive")
-        reason = (r["reasons"] or [r["error"] or ""])[0]
-        if verdict not in chosen or (query and query not in f"{r['path']} {reason}".lower()):
+        reason = in_words((r["reasons"] or [r["error"] or ""])[0])
+        name = display_name(r["path"], root)
+        if verdict not in chosen or (query and query not in f"{name} {reason}".lower()):
             continue
         table.append(
             {
-                "thumbnail": (extras.get(r["path"]) or {}).get("thumbnail"),
-                "path": r["path"],
-                "verdict": verdict,
-                "P(AI)": r["ai_probability"],
-                "P(manipulated)": r["manipulation_probability"],
-                "detector": (r["findings"].get("detector") or {}).get("score"),
+                "image": (extras.get(r["path"]) or {}).get("thumbnail") or NO_IMAGE,
+                "file": name,
+                "verdict": label_name(verdict),
+                "P(AI)": whole_percent(r["ai_probability"]),
+                "P(manipulated)": whole_percent(r["manipulation_probability"]),
                 "top reason": reason,
+                "detector": whole_percent((r["findings"].get("detector") or {}).get("score")),
+                "_path": r["path"],
             }
         )
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
+        column_order=AUDIT_COLUMNS,
         column_config={
-            "thumbnail": st.column_config.ImageColumn("image", width="small"),
+            "image": st.column_config.ImageColumn("image", width="small"),
+            "file": st.column_config.TextColumn("file", width="medium"),
+            "verdict": st.column_config.TextColumn("verdict", width="small"),
             "P(AI)": st.column_config.ProgressColumn(
-                "P(AI)", min_value=0, max_value=1, format="percent"
+                "P(AI)", min_value=0, max_value=100, format="%d%%", width="small"
             ),
             "P(manipulated)": st.column_config.ProgressColumn(
-                "P(manipulated)", min_value=0, max_value=1, format="percent"
+                "P(manipulated)", min_value=0, max_value=100, format="%d%%", width="small"
             ),
-            "detector": st.column_config.NumberColumn("detector", format="%.2f"),
+            "top reason": st.column_config.TextColumn("top reason", width="large"),
+            "detector": st.column_config.NumberColumn(
+                "detector", format="%d%%", width="small", help="the CNN detector's P(AI)"
+            ),
         },
         key="audit_table",
     )
-    paths = [t["path"] for t in table]
-    if paths:
-        pick = st.selectbox("Open a row", paths, key="audit_open")
-        _row_details(next(r for r in rows if r["path"] == pick), extras.get(pick))
+    by_name = {t["file"]: t["_path"] for t in table}
+    if by_name:
+        pick = st.selectbox("Open a row", list(by_name), key="audit_open")
+        path = by_name[pick]
+        _row_details(next(r for r in rows if r["path"] == path), extras.get(path))
     d = job.result["dir"]
     cols = st.columns(3)
     for col, (name, mime) in zip(
@@ -182,10 +239,15 @@ def _results(job: Job) -> None:
         )
 
 
+AUDIT_COLUMNS = ["image", "file", "verdict", "P(AI)", "P(manipulated)", "top reason", "detector"]
+"""The table's columns, left to right: what a row is and its verdict first, so that the top
+reason is on screen without scrolling."""
+
+
 def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
     with st.container(border=True):
         if row["error"]:
-            st.error(plain(row["error"]))
+            st.error(message(row["error"]))
         for reason in row["reasons"]:
             st.markdown(f"- {plain(reason)}")
         if extra and extra.get("maps"):
@@ -193,7 +255,7 @@ def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
             if extra.get("image"):
                 cols[0].image(extra["image"], caption="image")
             for i, m in enumerate(extra["maps"]):
-                cols[(i + 1) % len(cols)].image(m["uri"], caption=m["name"])
+                cols[(i + 1) % len(cols)].image(m["uri"], caption=map_caption(m["name"]))
         st.dataframe(
             [
                 {"analyzer": k, "score": v.get("score"), "summary": v.get("summary")}
