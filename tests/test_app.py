@@ -281,6 +281,8 @@ def test_generate_page_runs_a_tiny_model_in_the_background(tmp_path):
     assert not at.exception, at.exception
     assert "2 generated images" in at.subheader[-1].value
     assert len(list(out.rglob("*.png"))) == 2
+    captions = [c for im in at.get("image") for c in im.captions]
+    assert len(captions) == 2 and all("seed " in c and "?" not in c for c in captions), captions
 
 
 def test_generate_page_explains_a_bad_request():
@@ -289,7 +291,25 @@ def test_generate_page_explains_a_bad_request():
     at.text_input(key="gen_model").set_value("some/model").run()
     at.button(key="gen_run").click().run()
     assert not at.exception
-    assert "needs --images" in _plain(at.error[0].value)
+    shown = _plain(at.error[0].value)
+    assert "needs the “Folder of real photos” field" in shown and "--" not in shown, shown
+    at.radio(key="gen_mode").set_value("text-to-image").run()
+    at.text_input(key="gen_model").set_value("").run()
+    at.button(key="gen_run").click().run()
+    shown = _plain(at.error[0].value)
+    assert "needs the “Model” field" in shown and "--" not in shown, shown
+
+
+def test_generate_page_shows_steps_and_size_only_where_they_apply():
+    at = _app("Generate")
+    keys = {n.key for n in at.number_input}
+    assert {"gen_steps", "gen_size"} <= keys  # text-to-image uses both
+    at.radio(key="gen_mode").set_value("image-to-image").run()
+    keys = {n.key for n in at.number_input}
+    assert "gen_steps" in keys and "gen_size" not in keys  # the photos keep their size
+    at.radio(key="gen_mode").set_value("aligned").run()
+    keys = {n.key for n in at.number_input}
+    assert "gen_steps" not in keys and "gen_size" not in keys  # one autoencoder pass
 
 
 # -- a real browser -------------------------------------------------------------------------
