@@ -11,7 +11,9 @@ corpus=../shared/corpus
 samples=()
 if [ -d "$corpus" ]; then
   samples+=("$corpus/real/camera/drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg")
-  samples+=("$corpus"/ai/generator-metadata/*automatic1111_cropped.png)
+  # a Stable Diffusion 1.5 image without metadata (the pixels must speak) and a ComfyUI one with
+  # its settings; both full size (the generator-metadata samples are 1×1 stubs for parsers)
+  samples+=("$(ls "$corpus"/ai/sd15-grid/*.webp | head -n 1)")
   samples+=("$(ls "$corpus"/ai/comfyui/*.png | head -n 1)")
 else
   # no corpus beside the project: make a sample so the command still shows something
@@ -20,8 +22,9 @@ else
 from PIL import Image, PngImagePlugin
 info = PngImagePlugin.PngInfo()
 info.add_text("parameters", "a lighthouse at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, "
-              "Seed: 42, Size: 64x64, Model: sd15")
-Image.new("RGB", (64, 64), (90, 120, 160)).save("out/sample.png", pnginfo=info)
+              "Seed: 42, Size: 512x384, Model: sd15")
+ramp = Image.linear_gradient("L").resize((512, 384))  # full size: every analyzer can judge it
+Image.merge("RGB", (ramp, ramp.rotate(180), ramp)).save("out/sample.png", pnginfo=info)
 PY
   samples+=(out/sample.png)
 fi
@@ -33,3 +36,5 @@ for f in "${samples[@]}"; do ln -s "$(realpath "$f")" "out/quickstart/images/$(b
 .venv/bin/pixelsleuth audit out/quickstart/images --out out/quickstart/results.jsonl \
     --csv out/quickstart/results.csv --html out/quickstart/report.html
 echo "open out/quickstart/report.html in a browser; start the app with: .venv/bin/pixelsleuth app"
+echo "pixelsleuth is installed in ./.venv: run it as .venv/bin/pixelsleuth, or put it on your PATH"
+echo "for this shell with: source .venv/bin/activate"

@@ -76,3 +76,31 @@ def test_help_names_values_in_words_not_python_types():
         assert "<" not in proc.stdout and "list[" not in proc.stdout, (command, proc.stdout)
     analyze = run_cli("analyze", "--help").stdout
     assert "PATHS..." in analyze and "--max-pixels" in analyze and "INTEGER" in analyze
+
+
+def test_quickstart_samples_are_real_images_and_it_says_how_to_get_pixelsleuth_on_path():
+    """The samples quickstart.sh analyses, as its own lines pick them from the corpus: every
+    one a full image (the 1×1 parser stubs made the noise analyzer fail), and the script
+    ends by saying how to run `pixelsleuth` from ./.venv."""
+    import subprocess
+    from pathlib import Path
+
+    from PIL import Image
+
+    corpus = corpus_dir()
+    script = (Path(__file__).parents[1] / "scripts" / "quickstart.sh").read_text()
+    picks = "\n".join(
+        ln for ln in script.splitlines() if ln.strip().startswith("samples+=(") and "$corpus" in ln
+    )
+    listing = subprocess.run(
+        ["bash", "-c", f'corpus="{corpus}"; samples=()\n{picks}\nprintf "%s\\n" "${{samples[@]}}"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert len(listing) == 3
+    for path in listing:
+        with Image.open(path) as im:
+            assert min(im.size) >= 256, (path, im.size)
+    assert any("/ai/" in p for p in listing) and any("/real/" in p for p in listing)
+    assert "source .venv/bin/activate" in script
