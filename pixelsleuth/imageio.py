@@ -28,6 +28,31 @@ from pixelsleuth.report import FileInfo
 
 T = TypeVar("T")
 
+
+def register_format_plugins() -> list[str]:
+    """Let Pillow open HEIF/HEIC/AVIF (pillow-heif) and JPEG XL (pillow-jxl-plugin) where those
+    maintained plugins are installed; returns the formats added. Safe to call again."""
+    added = []
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        if hasattr(pillow_heif, "register_avif_opener"):  # AVIF moved into Pillow in 0.22
+            pillow_heif.register_avif_opener()
+        added += ["HEIF", "AVIF"]
+    except ImportError:
+        pass
+    try:
+        import pillow_jxl  # noqa: F401  (importing it registers the opener)
+
+        added.append("JXL")
+    except ImportError:
+        pass
+    return added
+
+
+OPTIONAL_FORMATS = register_format_plugins()
+
 DEFAULT_MAX_PIXELS = 150_000_000  # 150 MP: above any camera sensor sold today
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
 

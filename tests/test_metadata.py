@@ -238,3 +238,95 @@ def test_webp_exif_and_xmp_chunks_are_read():
     assert (f.details["fields"]["Make"], f.details["fields"]["Model"]) == ("Google", "Pixel 8")
     assert f.details["fields"]["CreatorTool"] == "Snapseed 2.0"
     assert "editor_software" in codes(f)
+
+
+# -- HEIF/HEIC/AVIF and JPEG XL ----------------------------------------------------------------
+
+_XMP = (
+    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Été camera app"/>'
+    '</rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+)
+
+
+def _phone_photo(fmt: str) -> bytes:
+    """A photo saved by Pillow's HEIF/AVIF/JXL plugin with EXIF (camera, GPS) and XMP."""
+    from pixelsleuth.imageio import OPTIONAL_FORMATS
+
+    if fmt not in OPTIONAL_FORMATS:
+        pytest.skip(f"no Pillow plugin for {fmt} is installed (pillow-heif, pillow-jxl-plugin)")
+    exif = piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: b"Apple", piexif.ImageIFD.Model: b"iPhone 15 Pro"},
+            "Exif": {piexif.ExifIFD.DateTimeOriginal: b"2024:05:01 10:20:30"},
+            "GPS": {
+                piexif.GPSIFD.GPSLatitudeRef: b"N",
+                piexif.GPSIFD.GPSLatitude: ((48, 1), (51, 1), (30, 1)),
+                piexif.GPSIFD.GPSLongitudeRef: b"E",
+                piexif.GPSIFD.GPSLongitude: ((2, 1), (17, 1), (40, 1)),
+            },
+        }
+    )
+    buf = io.BytesIO()
+    Image.fromarray(photo_like(300, 400)).save(buf, fmt, exif=exif, xmp=_XMP.encode(), quality=90)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF", "JXL"])
+def test_heif_avif_and_jpeg_xl_are_analysed_with_their_metadata(fmt):
+    data = _phone_photo(fmt)
+    report = analyze_bytes(data, f"phone.{fmt.lower()}", analyzers=["metadata", "integrity"])
+    assert report.error is None, report.error
+    assert report.file.format == fmt and (report.file.width, report.file.height) == (400, 300)
+    meta = report.finding("metadata")
+    fields = meta.details["fields"]
+    assert (fields["Make"], fields["Model"]) == ("Apple", "iPhone 15 Pro")
+    assert fields["DateTimeOriginal"] == "2024:05:01 10:20:30"
+    assert fields["CreatorTool"] == "Été camera app"  # the XMP item/box
+    gps = meta.details["gps"]
+    assert abs(gps["latitude"] - (48 + 51 / 60 + 30 / 3600)) < 1e-6
+    assert abs(gps["longitude"] - (2 + 17 / 60 + 40 / 3600)) < 1e-6
+    assert "malformed" not in meta.summary
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+def test_heic_exif_agrees_with_exiftool(tmp_path):
+    path = tmp_path / "phone.heic"
+    path.write_bytes(_phone_photo("HEIF"))
+    agree, total, problems = compare([path])
+    assert total >= 6 and agree == total, problems
+
+
+def test_corpus_heic_and_jxl_samples_are_read_with_their_metadata():
+    """ExifTool's own HEIC and JPEG XL test files (headers and metadata, no full pixel data):
+    identified with their size; JXL2's Brotli-compressed EXIF and XMP boxes are read."""
+    samples = corpus_dir("metadata", "exiftool-samples")
+    heic = samples / "exiftool+exiftool__t__images__QuickTime.heic"
+    report = analyze_bytes(heic.read_bytes(), heic.name, analyzers=["metadata", "integrity"])
+    assert (report.file.format, report.file.width, report.file.height) == ("HEIF", 1596, 1064)
+    assert report.finding("metadata") is not None
+    jxl = samples / "exiftool+exiftool__t__images__JXL2.jxl"
+    from pixelsleuth.forensics.formats.containers import read_containers
+
+    found = read_containers(jxl.read_bytes())
+    assert found.kind == "jxl" and found.exif_container == "JXL brob box (Exif, Brotli)"
+    exif = parse_exif(found.exif)
+    assert exif.named() and not exif.warnings
+    props, error = parse_xmp(found.xmp[0])
+    assert error is None and props
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_xmp_are_valid_not_malformed(encoding):
+    props, error = parse_xmp(_XMP.encode(encoding))
+    assert error is None and props["xmp:CreatorTool"] == "Été camera app"
+    # and in a JPEG, where the analyzer used to call it careless rewriting
+    body = b"http://ns.adobe.com/xap/1.0/\x00" + _XMP.encode(encoding)
+    jpeg = jpeg_bytes(photo_like())
+    app1 = b"\xff\xe1" + (len(body) + 2).to_bytes(2, "big") + body
+    report = analyze_bytes(jpeg[:2] + app1 + jpeg[2:], "x.jpg", analyzers=["metadata"])
+    meta = report.finding("metadata")
+    assert meta.details["fields"]["CreatorTool"] == "Été camera app"
+    assert not any(e.code == "metadata_damaged" for e in meta.evidence)

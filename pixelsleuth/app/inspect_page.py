@@ -12,7 +12,20 @@ from pixelsleuth.app.card import in_words, label_name, plain, report_card
 from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
 from pixelsleuth.report import Report, percent
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "bmp"]
+IMAGE_TYPES = [
+    "jpg",
+    "jpeg",
+    "png",
+    "webp",
+    "tif",
+    "tiff",
+    "gif",
+    "bmp",
+    "heic",
+    "heif",
+    "avif",
+    "jxl",
+]
 
 
 @st.cache_resource(show_spinner="Loading the detector and the verdict model…")

@@ -13,6 +13,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from pixelsleuth.forensics.formats import isobmff
+
 MAX_TEXT_BYTES = 8 * 1024 * 1024  # per decompressed PNG text chunk: workflows are < 1 MB
 MAX_TOTAL_TEXT_BYTES = 32 * 1024 * 1024
 
@@ -60,7 +62,7 @@ class TextChunk:
 class Containers:
     """Raw metadata blocks of one file, each as found in its proper container."""
 
-    kind: str  # "jpeg", "png", "webp", "tiff", "gif", "other"
+    kind: str  # "jpeg", "png", "webp", "tiff", "gif", "heif", "jxl", "other"
     exif: bytes | None = None  # a TIFF structure, starting with "II" or "MM"
     exif_container: str | None = None
     xmp: list[bytes] = field(default_factory=list)  # the main packet first, extended after
@@ -88,6 +90,16 @@ def read_containers(data: bytes) -> Containers:
         return _read_tiff(data)
     if data[:6] in (b"GIF87a", b"GIF89a"):
         return _read_gif(data)
+    iso = isobmff.sniff(data)  # HEIF/HEIC/AVIF items, JPEG XL boxes
+    if iso is not None:
+        found = isobmff.read_heif(data) if iso == "heif" else isobmff.read_jxl(data)
+        return Containers(
+            kind=iso,
+            exif=found.exif,
+            exif_container=found.exif_container,
+            xmp=found.xmp,
+            warnings=found.warnings,
+        )
     return Containers(kind="other")
 
 

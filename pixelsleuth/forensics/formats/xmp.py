@@ -40,10 +40,34 @@ PREFIXES = {
 }
 
 
+_WIDE_ENCODINGS = (  # (how the packet starts, its encoding): the XMP spec allows all of these
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\x00<", "utf-16-be"),
+    (b"<\x00", "utf-16-le"),
+)
+
+
+def as_utf8(packet: bytes) -> bytes:
+    """An XMP packet in UTF-8. XMP may be stored in UTF-16 or UTF-32 (either byte order, with
+    or without a byte-order mark); those are valid and are re-encoded, not called malformed."""
+    head = packet[:4]
+    for prefix, encoding in _WIDE_ENCODINGS:
+        if head.startswith(prefix):
+            text = packet.decode(encoding, errors="replace").lstrip("\ufeff")
+            return text.encode("utf-8")
+    return packet
+
+
 def parse_xmp(packet: bytes) -> tuple[dict[str, Any], str | None]:
     """Flatten one XMP packet. Returns (properties, error message or None)."""
     if len(packet) > MAX_XMP_BYTES:
         return {}, f"XMP packet of {len(packet)} bytes is over the limit"
+    packet = as_utf8(packet)
     start = packet.find(b"<x:xmpmeta")
     if start < 0:
         start = packet.find(b"<rdf:RDF")
