@@ -554,6 +554,46 @@ def run_app(
     os.execv(sys.executable, args)
 
 
+@app.command("metadata")
+def metadata_dump(
+    paths: Annotated[list[Path], typer.Argument(help="Image files to read.")],
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help='JSON like `exiftool -j -G1 -n`: {"Group:Name": value}.'),
+    ] = False,
+) -> None:
+    """Every EXIF, GPS, XMP and IPTC tag, by group and name (like `exiftool -G1`), and the
+    XMP edit history. Reads the metadata only; never decodes pixels or changes the file."""
+    import json
+
+    from pixelsleuth.imageio import ImageInputError, Limits, load_image
+    from pixelsleuth.metadump import dump_metadata
+
+    failed = 0
+    for i, path in enumerate(paths):
+        try:
+            data = load_image(path, Limits.from_env()).data  # read-only; pixels not decoded
+        except ImageInputError as exc:
+            failed += 1
+            typer.echo(f"pixelsleuth: {path}: {exc}", err=True)
+            continue
+        found = dump_metadata(data)
+        if json_out:
+            record = {"SourceFile": str(path), **found.to_dict()}
+            if found.history:
+                record["History"] = [h.__dict__ for h in found.history]
+            typer.echo(json.dumps(record, ensure_ascii=False, default=str))
+            continue
+        if i:
+            typer.echo("")
+        typer.echo(f"{path}")
+        typer.echo(found.table() if found.tags else "  (no EXIF, GPS, XMP or IPTC metadata)")
+        for warning in found.warnings[:5]:
+            typer.echo(f"  note: {warning}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
 @app.command("analyzers")
 def list_analyzers() -> None:
     """List the available analyzers and what each one tells you."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -330,3 +331,75 @@ def test_utf16_and_utf32_xmp_are_valid_not_malformed(encoding):
     meta = report.finding("metadata")
     assert meta.details["fields"]["CreatorTool"] == "Été camera app"
     assert not any(e.code == "metadata_damaged" for e in meta.evidence)
+
+
+# -- the complete dump (`pixelsleuth metadata`) ------------------------------------------------
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+def test_dump_covers_exiftools_exif_gps_xmp_and_iptc_tags_by_name_and_value(tmp_path):
+    """scripts/metadata_coverage.py against `exiftool -j -G1 -n -a` on the corpus's camera
+    JPEGs and ExifTool's samples: at least 95 % of their EXIF/GPS/XMP/IPTC tags present under
+    the same group and name, and 95 % with the same value."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "coverage.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(root / "scripts" / "metadata_coverage.py"),
+            str(corpus_dir("real", "camera")),
+            str(corpus_dir("metadata", "exiftool-samples")),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    result = json.loads(out.read_text())
+    assert result["files"] >= 100 and result["tags"] >= 4000
+    assert result["present_by_name_fraction"] >= 0.95, result["most_missed"][:10]
+    assert result["same_value_fraction"] >= 0.95, result["most_different"][:10]
+
+
+def test_dump_gives_the_xmp_edit_history_as_a_timeline():
+    from pixelsleuth.metadump import dump_metadata
+
+    photo = (
+        corpus_dir("real", "camera") / "drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg"
+    )
+    found = dump_metadata(photo.read_bytes())
+    assert [h.when for h in found.history] == [
+        "2010-12-14T20:14:39+01:00",
+        "2010-12-17T21:49:45+01:00",
+        "2010-12-17T21:56:17+01:00",
+    ]
+    assert all(h.action == "saved" for h in found.history)
+    assert all(h.software == "Adobe Photoshop CS4 Windows" for h in found.history)
+    tags = found.to_dict()
+    assert tags["IFD0:Model"] == "Canon EOS 7D" and tags["ExifIFD:ISO"] == 200
+    assert tags["IPTC:Headline"] == "Titel - Kyra"
+    assert "XMP edit history:" in found.table()
+
+
+def test_metadata_command_prints_a_table_and_json_and_never_changes_the_file(tmp_path):
+    import json
+
+    from .conftest import file_state
+    from .test_bad_input import run_cli
+
+    photo = corpus_dir("metadata", "exiftool-samples") / "exiftool+exiftool__t__images__IPTC.jpg"
+    before = file_state(photo)
+    table = run_cli("metadata", str(photo))
+    assert table.returncode == 0, table.stderr
+    assert "[IPTC]          By-line" in table.stdout and "Phil Harvey" in table.stdout
+    record = json.loads(run_cli("metadata", "--json", str(photo)).stdout)
+    assert record["IPTC:Credit"] == "My Credit" and record["IPTC:DateCreated"] == "2004:02:26"
+    assert file_state(photo) == before
+    missing = run_cli("metadata", str(tmp_path / "nope.jpg"))
+    assert missing.returncode == 1 and "no such file" in missing.stderr

@@ -7,6 +7,10 @@ import struct
 # (record, dataset) -> name; the datasets a reader of a news photo cares about
 DATASETS = {
     (1, 90): "CodedCharacterSet",
+    (2, 0): "ApplicationRecordVersion",
+    (2, 10): "Urgency",
+    (2, 20): "SupplementalCategories",
+    (2, 100): "Country-PrimaryLocationCode",
     (2, 5): "ObjectName",
     (2, 15): "Category",
     (2, 25): "Keywords",
@@ -31,7 +35,7 @@ DATASETS = {
     (2, 120): "Caption-Abstract",
     (2, 122): "Writer-Editor",
 }
-REPEATABLE = {"Keywords", "By-line", "Category"}
+REPEATABLE = {"Keywords", "By-line", "SupplementalCategories"}
 MAX_RECORDS = 5000
 
 
@@ -64,7 +68,9 @@ def parse_iptc(data: bytes) -> tuple[dict[str, object], list[str]]:
         name = DATASETS.get((record, dataset), f"{record}:{dataset}")
         if record != 2 and (record, dataset) not in DATASETS:
             continue
-        value = _text(raw, utf8)
+        value: object = _text(raw, utf8)
+        if (record, dataset) == (2, 0) and len(raw) == 2:  # a binary number, not text
+            value = int.from_bytes(raw, "big")
         if name in REPEATABLE:
             out.setdefault(name, [])
             out[name].append(value)  # type: ignore[union-attr]
