@@ -107,6 +107,23 @@ def test_inspect_badge_says_the_label_once_and_prompts_are_whole_with_a_copy_but
     assert at.json and any("KSampler" in str(j.value) for j in at.json)
 
 
+def test_inspect_shows_every_tag_the_edit_history_and_the_iptc_credits():
+    camera = corpus_dir("real", "camera")
+    at = _inspect(
+        camera / "drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg", "image/jpeg"
+    )
+    text = _texts(at)
+    assert "Description and credits (IPTC)" in text and "Edit history (XMP)" in text
+    history = next(d.value for d in at.dataframe if "when" in d.value.columns)
+    assert list(history["action"]) == ["saved"] * 3
+    toggle = next(t for t in at.toggle if t.label.startswith("Show all metadata"))
+    toggle.set_value(True).run()
+    assert not at.exception, at.exception
+    every = next(d.value for d in at.dataframe if "tag" in d.value.columns)
+    assert len(every) > 100 and {"IFD0", "ExifIFD", "IPTC"} <= set(every["group"])
+    assert any(g.startswith("XMP-") for g in every["group"])
+
+
 def test_verdict_labels_render_generically():
     from pixelsleuth.app.card import badge, in_words, label_name
 

@@ -187,10 +187,66 @@ def _metadata(
     if any(v not in (None, "", []) for v in rest.values()):
         st.markdown("**Other fields**")
         _table(rest)
+    iptc = d.get("iptc") or {}
+    credits = {
+        label: iptc.get(name)
+        for label, name in (
+            ("Caption", "Caption-Abstract"),
+            ("Headline", "Headline"),
+            ("By-line", "By-line"),
+            ("Credit", "Credit"),
+            ("Source", "Source"),
+            ("Copyright", "CopyrightNotice"),
+        )
+        if iptc.get(name)
+    }
+    if credits:
+        st.markdown("**Description and credits (IPTC)**")
+        _table({k: ", ".join(v) if isinstance(v, list) else v for k, v in credits.items()})
     gps = d.get("gps")
     if gps:
         _gps(gps)
     _evidence(finding, rgb, key)
+    if data is not None:
+        _full_metadata(data, key)
+
+
+def _full_metadata(data: bytes, key: str) -> None:
+    """Every EXIF, GPS, XMP and IPTC tag (as `pixelsleuth metadata` prints them) and the XMP
+    edit history as a timeline."""
+    from pixelsleuth.metadump import dump_metadata
+
+    found = dump_metadata(data)
+    if found.history:
+        st.markdown("**Edit history (XMP)**")
+        st.dataframe(
+            [
+                {"when": h.when, "action": h.action, "software": h.software, "changed": h.changed}
+                for h in found.history
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+    if not found.tags:
+        return
+    if st.toggle(f"Show all metadata ({len(found.tags)} tags)", key=f"{key}-all"):
+        st.dataframe(
+            [{"group": t.group, "tag": t.name, "value": _cell(t.value)} for t in found.tags],
+            hide_index=True,
+            width="stretch",
+            height=min(600, 38 + 35 * len(found.tags)),
+        )
+    st.download_button(
+        "Download all metadata (JSON)",
+        json.dumps(found.to_dict(), ensure_ascii=False, indent=1, default=str),
+        file_name="metadata.json",
+        mime="application/json",
+        key=f"{key}-all-dl",
+    )
+
+
+def _cell(value: Any) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 ONLINE_MAP_ENV = "PIXELSLEUTH_ONLINE_MAP"
