@@ -124,6 +124,36 @@ def test_inspect_shows_every_tag_the_edit_history_and_the_iptc_credits():
     assert any(g.startswith("XMP-") for g in every["group"])
 
 
+def _recompute(at: AppTest, which: int) -> None:
+    """Press the n-th "Recompute" button (0: ELA's, 1: copy-move's) and rerun."""
+    [b for b in at.button if b.label == "Recompute"][which].click().run()
+
+
+def test_ela_and_copy_move_settings_are_recomputed_on_demand():
+    """ELA at another quality and amplification, and copy-move at the calibrated defaults and
+    at a stricter setting, each recomputed when the user asks, with the magnifier beside."""
+    forged = sorted(corpus_dir("forged", "copy-move").iterdir())[0]
+    at = _inspect(forged, "image/png" if forged.suffix == ".png" else "image/jpeg")
+    recompute = [b for b in at.button if b.label == "Recompute"]
+    assert len(recompute) == 2  # ELA's and copy-move's
+    at.slider(key=next(s.key for s in at.slider if s.key.endswith("-q"))).set_value(75)
+    at.slider(key=next(s.key for s in at.slider if s.key.endswith("-scale"))).set_value(30)
+    _recompute(at, 0)
+    assert not at.exception, at.exception
+    assert "Error level at quality 75, amplified 30×" in _texts(at)
+    _recompute(at, 1)
+    assert not at.exception, at.exception
+    found = next(c.value for c in at.caption if "copied region(s) at correlation" in c.value)
+    default_count = int(found.split()[0])
+    at.slider(key=next(s.key for s in at.slider if s.key.endswith("-area"))).set_value(2.0)
+    at.slider(key=next(s.key for s in at.slider if s.key.endswith("-z"))).set_value(0.99)
+    _recompute(at, 1)
+    strict = next(c.value for c in at.caption if "copied region(s) at correlation" in c.value)
+    assert "correlation ≥ 0.99 and at least 2.00 %" in strict
+    assert int(strict.split()[0]) <= default_count
+    assert default_count >= 1  # a forged copy-move image: the defaults find the copy
+
+
 def test_verdict_labels_render_generically():
     from pixelsleuth.app.card import badge, in_words, label_name
 

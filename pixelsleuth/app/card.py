@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from pixelsleuth.analyzers import create_analyzers
+from pixelsleuth.app.magnifier import magnifier
 from pixelsleuth.report import Finding, Report, percent
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
@@ -133,10 +134,10 @@ def _evidence(
     for e in shown[:8]:
         st.markdown(f"- {plain(e.message)}")
     if finding.heatmaps and rgb is not None:
-        _heatmaps(finding, rgb, key)
+        _heatmaps(finding, rgb, key, data)
 
 
-def _heatmaps(finding: Finding, rgb: np.ndarray, key: str) -> None:
+def _heatmaps(finding: Finding, rgb: np.ndarray, key: str, data: bytes | None = None) -> None:
     from pixelsleuth.forensics.maps import colorize, overlay
 
     names = [h.name for h in finding.heatmaps]
@@ -155,9 +156,102 @@ def _heatmaps(finding: Finding, rgb: np.ndarray, key: str) -> None:
         key=f"{key}-alpha",
         help="0 shows the image, 1 the heatmap alone; bright = suspicious",
     )
-    left, right = st.columns(2)
-    left.image(rgb, caption="image", width="stretch")
-    right.image(overlay(rgb, heat.data, alpha), caption=f"{name}", width="stretch")
+    full = full_rgb(data) if data is not None else None
+    picture = full if full is not None else rgb
+    title = analyzer_texts().get(finding.analyzer, (finding.analyzer, ""))[0]
+    caption = title if name == finding.analyzer else f"{title} — {name}"
+    magnifier([("image", picture), (caption, overlay(picture, heat.data, alpha))])
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def full_rgb(data: bytes) -> np.ndarray | None:
+    """The file's pixels at full resolution for the magnifier (the card's own copy is reduced
+    for the page), or None when they cannot be decoded."""
+    from pixelsleuth.imageio import ImageInputError, load_bytes
+
+    try:
+        return np.asarray(load_bytes(data).rgb())
+    except (ImageInputError, OSError, ValueError):
+        return None
+
+
+def _ela(finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None) -> None:
+    """The analyzer's ELA, then an explorer: another re-save quality and amplification,
+    recomputed at full resolution when asked (as Forensically offers)."""
+    from pixelsleuth.forensics.ela import ELA_QUALITY, error_level
+
+    _evidence(finding, rgb, key, data)
+    picture = full_rgb(data) if data is not None else rgb
+    if picture is None:
+        return
+    with st.form(f"{key}-explore"):
+        st.markdown("**Explore: re-save quality and amplification**")
+        c1, c2 = st.columns(2)
+        quality = c1.slider("JPEG quality of the re-save", 50, 100, ELA_QUALITY, key=f"{key}-q")
+        scale = c2.slider("amplification (×)", 1, 50, 15, key=f"{key}-scale")
+        go = st.form_submit_button("Recompute")
+    if go:
+        with st.spinner("Recomputing the error levels…"):
+            levels = error_level(np.ascontiguousarray(picture), int(quality))
+            shown = np.clip(levels * float(scale), 0, 255).astype(np.uint8)
+        st.caption(
+            f"Error level at quality {quality}, amplified {scale}×: bright areas changed more "
+            "on re-saving; regions edited after the last save often stand out."
+        )
+        magnifier(
+            [("image", picture), (f"ELA q{quality} ×{scale}", np.repeat(shown[..., None], 3, 2))]
+        )
+
+
+def _copy_move(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None
+) -> None:
+    """The analyzer's result, then an explorer: how alike a copy must be and how small it may
+    be, recomputed when asked. The defaults are the calibrated ones the score uses."""
+    import cv2
+
+    from pixelsleuth.forensics.copymove import (
+        MAX_SIDE,
+        MIN_AREA_FRACTION,
+        ZNCC_MIN,
+        detect_copy_move,
+    )
+    from pixelsleuth.forensics.maps import overlay
+
+    _evidence(finding, rgb, key, data)
+    picture = full_rgb(data) if data is not None else rgb
+    if picture is None:
+        return
+    with st.form(f"{key}-explore"):
+        st.markdown("**Explore: copy-move sensitivity**")
+        c1, c2 = st.columns(2)
+        likeness = c1.slider(
+            "how alike a copy must be (correlation)", 0.80, 0.99, ZNCC_MIN, 0.01, key=f"{key}-z"
+        )
+        smallest = c2.slider(
+            "smallest copy (% of the image)",
+            0.01,
+            2.0,
+            MIN_AREA_FRACTION * 100,
+            0.01,
+            key=f"{key}-area",
+        )
+        go = st.form_submit_button("Recompute")
+    if go:
+        gray = cv2.cvtColor(np.ascontiguousarray(picture), cv2.COLOR_RGB2GRAY)
+        if max(gray.shape) > MAX_SIDE:  # the analyzer's own working size
+            f = MAX_SIDE / max(gray.shape)
+            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        with st.spinner("Looking for copied regions…"):
+            mask, regions, _ = detect_copy_move(gray, smallest / 100, likeness)
+        st.caption(
+            f"{len(regions)} copied region(s) at correlation ≥ {likeness:.2f} and at least "
+            f"{smallest:.2f} % of the image (the score above uses {ZNCC_MIN:.2f} and "
+            f"{MIN_AREA_FRACTION * 100:.2f} %). Lower values find more, and more look-alikes."
+        )
+        magnifier(
+            [("image", picture), ("copies found", overlay(picture, mask.astype(np.float32), 0.6))]
+        )
 
 
 def _table(data: dict[str, Any]) -> None:
@@ -206,7 +300,7 @@ def _metadata(
     gps = d.get("gps")
     if gps:
         _gps(gps)
-    _evidence(finding, rgb, key)
+    _evidence(finding, rgb, key, data)
     if data is not None:
         _full_metadata(data, key)
 
@@ -324,7 +418,7 @@ def _generator(
             if g.get(name):
                 st.markdown(f"**{label}**")
                 st.code(str(g[name]), language=None, wrap_lines=True)
-    _evidence(finding, rgb, key)
+    _evidence(finding, rgb, key, data)
     if data is not None and g is not None and g.get("tool") == "ComfyUI":
         _comfy_graphs(data, key)
 
@@ -371,7 +465,7 @@ def _provenance(
     st.markdown(f"**C2PA status:** {label}")
     if c2pa.get("signer"):
         st.markdown(f"**Signer:** {plain(c2pa['signer'])}")
-    _evidence(finding, rgb, key)
+    _evidence(finding, rgb, key, data)
 
 
 def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None) -> None:
@@ -395,7 +489,7 @@ def _jpeg(finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None
             key=f"{key}-table",
         )
         st.dataframe(np.asarray(tables[which]).reshape(8, 8), width="content")
-    _evidence(finding, rgb, key)
+    _evidence(finding, rgb, key, data)
 
 
 def _detector(
@@ -407,11 +501,13 @@ def _detector(
             float(d["probability"]),
             text=f"probability of AI {percent(d['probability'])} (threshold {d['threshold']:.0%})",
         )
-    _evidence(finding, rgb, key)
+    _evidence(finding, rgb, key, data)
 
 
 SECTIONS = {
     "metadata": _metadata,
+    "ela": _ela,
+    "copy-move": _copy_move,
     "generator-metadata": _generator,
     "provenance": _provenance,
     "jpeg": _jpeg,

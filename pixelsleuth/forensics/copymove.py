@@ -54,8 +54,12 @@ class CopyRegion:
         return self.mean_zncc >= EXACT_ZNCC
 
 
-def detect_copy_move(gray: np.ndarray) -> tuple[np.ndarray, list[CopyRegion], dict[str, Any]]:
-    """Find copy-moved regions. ``gray``: uint8 H×W.
+def detect_copy_move(
+    gray: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION, zncc_min: float = ZNCC_MIN
+) -> tuple[np.ndarray, list[CopyRegion], dict[str, Any]]:
+    """Find copy-moved regions. ``gray``: uint8 H×W. ``min_area_fraction`` (of the image, per
+    side) and ``zncc_min`` (-1–1, how alike a copy must be) set the sensitivity; the analyzer
+    uses the calibrated defaults, the app lets a user explore others.
 
     Returns a bool mask (analysis scale, True = source or target of a copy), the regions found,
     and statistics.
@@ -64,11 +68,11 @@ def detect_copy_move(gray: np.ndarray) -> tuple[np.ndarray, list[CopyRegion], di
     mask = np.zeros(gray.shape, bool)
     regions: list[CopyRegion] = []
     pairs = _keypoint_pairs(gray, stats)
-    verify = _Verifier(gray)
+    verify = _Verifier(gray, zncc_min)
     for transform, inliers in _transforms(pairs, stats):
         region_mask, zncc = verify(transform)
         area = float(region_mask.mean()) / 2
-        if area >= MIN_AREA_FRACTION:
+        if area >= min_area_fraction:
             mask |= region_mask
             regions.append(CopyRegion(transform, inliers, area, "keypoints", zncc))
     if not any(r.exact for r in regions):  # flat copies yield few keypoints: match blocks
@@ -76,7 +80,7 @@ def detect_copy_move(gray: np.ndarray) -> tuple[np.ndarray, list[CopyRegion], di
             transform = np.array([[1, 0, shift[1]], [0, 1, shift[0]]], np.float64)
             region_mask, zncc = verify(transform)
             area = float(region_mask.mean()) / 2
-            if area >= MIN_AREA_FRACTION:
+            if area >= min_area_fraction:
                 mask |= region_mask
                 regions.append(CopyRegion(transform, votes, area, "blocks", zncc))
     return mask, regions, stats
@@ -137,8 +141,9 @@ class _Verifier:
     """Dense check of candidate transforms against one image. What depends on the image alone
     (its local means and variances, the pixel grid) is computed once for every candidate."""
 
-    def __init__(self, gray: np.ndarray) -> None:
+    def __init__(self, gray: np.ndarray, zncc_min: float = ZNCC_MIN) -> None:
         h, w = gray.shape
+        self.zncc_min = zncc_min
         self.img = gray.astype(np.float32)
         self.ys, self.xs = np.mgrid[0:h, 0:w].astype(np.float32)
         self.ones = np.ones_like(self.img)
@@ -171,7 +176,7 @@ class _Verifier:
                     )
                     >= MIN_SHIFT
                 )
-            good = _clean(valid & moved & (zncc >= ZNCC_MIN) & (texture >= MIN_TEXTURE))
+            good = _clean(valid & moved & (zncc >= self.zncc_min) & (texture >= MIN_TEXTURE))
             masks.append(good)
             if good.any():
                 values.append(float(zncc[good].mean()))
