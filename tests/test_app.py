@@ -273,6 +273,10 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
     at.multiselect(key="audit_filter").set_value(["error"]).run()
     assert len(at.dataframe[0].value) == 1
     assert at.selectbox(key="audit_open").value == "readme.txt"
+    # the opened error row explains itself in words, without exception class names
+    assert "not a recognised image" in _texts(at)
+    assert not re.search(r"[A-Z][a-z]+Error\b", _texts(at)), _texts(at)
+    assert job.total == 4 and job.done == 4
     labels = {d.label for d in at.get("download_button")}
     assert labels >= {"Download results.jsonl", "Download results.csv", "Download report.html"}
 
@@ -420,14 +424,16 @@ def _served_app(*app_args: str):
         server.wait(30)
 
 
-def _upload_and_wait(page, *paths: Path) -> None:
+def _upload_and_wait(page, *paths: Path, expect: int | None = None) -> None:
+    """Upload ``paths`` on the Inspect page and wait for ``expect`` cards (default: one each)."""
     page.get_by_text("Inspect images").wait_for(timeout=180_000)
     page.locator("input[type=file]").first.set_input_files([str(p) for p in paths])
     downloads = page.get_by_text("Download the report (JSON)")
+    expect = len(paths) if expect is None else expect
     deadline = time.time() + 300
-    while downloads.count() < len(paths) and time.time() < deadline:
+    while downloads.count() < expect and time.time() < deadline:
         time.sleep(1)
-    assert downloads.count() == len(paths), "the cards did not all appear"
+    assert downloads.count() == expect, "the cards did not all appear"
     time.sleep(2)  # let the last images paint
 
 
@@ -461,6 +467,87 @@ def test_inspecting_a_photo_with_gps_makes_no_request_beyond_the_server(tmp_path
     assert "54.989667, -1.914167" in body
     assert "54°59′22.8″ N, 1°54′51.0″ W" in body
     assert len(requests) > 10  # the recording worked: the page loaded its own assets
+    hosts = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme not in ("data", "blob")}
+    assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
+
+
+@pytest.mark.slow
+def test_every_page_in_headless_chromium_with_screenshots_and_no_outside_request(tmp_path):
+    """Inspect with one file and with three (the summary table), the magnifier, Audit while
+    running and when done (a folder) and from a zip, and Generate, driven in Chromium; each is
+    photographed (PIXELSLEUTH_SCREENSHOT_DIR keeps them) and no request leaves 127.0.0.1."""
+    import zipfile
+    from urllib.parse import urlsplit
+
+    shots = _shot_dir(tmp_path)
+    camera = corpus_dir("real", "camera")
+    one = camera / "drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg"
+    three = [one, _corpus_file("comfyui"), tmp_path / "notes.txt"]
+    three[2].write_text("not an image")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"p{i}.jpg").write_bytes(jpeg_bytes(photo_like(300, 400, seed=i)))
+    (folder / "readme.txt").write_text("not an image")
+    archive = tmp_path / "holiday.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(folder / "p0.jpg", "beach/p0.jpg")
+        z.write(folder / "readme.txt", "readme.txt")
+    with _served_app() as (browser, url):
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        requests: list[str] = []
+        context.on("request", lambda r: requests.append(r.url))
+        page = context.new_page()
+        page.on("websocket", lambda ws: requests.append(ws.url))
+
+        def shot(name: str) -> None:
+            time.sleep(1.5)
+            page.screenshot(path=str(shots / f"{name}.png"))
+
+        page.goto(url, timeout=120_000)
+        _upload_and_wait(page, one)
+        body = page.inner_text("body")
+        assert "Camera original" in body or "Manipulated" in body or "Inconclusive" in body
+        shot("inspect-one")
+        # the magnifier: place its lens in the middle of the first picture pair
+        frame = next(f for f in page.frames if f != page.main_frame and "Magnifier" in f.content())
+        frame.frame_element().scroll_into_view_if_needed()
+        frame.evaluate("window.pixelsleuthLens(0.45, 0.4)")
+        lenses = frame.locator(".lens")
+        assert lenses.count() == 2 and all(
+            lenses.nth(i).is_visible() for i in range(2)
+        )  # the same spot in the image and in the map
+        shot("magnifier")
+        page.goto(url, timeout=120_000)
+        _upload_and_wait(page, *three[:2], three[2], expect=3)
+        page.get_by_text("3 files").first.scroll_into_view_if_needed()
+        shot("inspect-three")
+        summary = page.inner_text("body")
+        assert "3 files" in summary and "UnidentifiedImageError" not in summary
+
+        page.get_by_text("Audit", exact=True).first.click()
+        page.get_by_label("Folder path").fill(str(folder))
+        page.get_by_label("Folder path").press("Enter")
+        page.get_by_role("button", name="Run the audit").click()
+        page.get_by_text("Auditing:").first.wait_for(timeout=60_000)
+        shot("audit-running")
+        page.get_by_text("Done: 7/7").first.wait_for(timeout=300_000)
+        page.get_by_text("7 files").first.wait_for(timeout=30_000)
+        shot("audit-done")
+        page.get_by_text("An uploaded zip").first.click()
+        page.locator("input[type=file]").first.set_input_files(str(archive))
+        page.get_by_text("Unpacked 2 files").first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Run the audit").click()
+        page.get_by_text("Done: 2/2").first.wait_for(timeout=300_000)
+        page.get_by_text("2 files").first.wait_for(timeout=30_000)
+        shot("audit-zip")
+
+        page.get_by_text("Generate", exact=True).first.click()
+        page.get_by_text("Generate a labelled fake dataset").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Generate").click()
+        page.get_by_text("needs the “Model” field").first.wait_for(timeout=30_000)
+        shot("generate")
+        context.close()
     hosts = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme not in ("data", "blob")}
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
 

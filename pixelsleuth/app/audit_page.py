@@ -140,6 +140,7 @@ def render() -> None:
     ):
         n = sum(1 for _ in iter_files(folder))
         st.session_state.audit_job = job = start_audit(folder, stability)
+        job.total = job.total or n  # the bar shows 0/n from the start, not 0/?
         st.toast(f"Auditing {n} files…")
     if job is None:
         return
@@ -202,14 +203,16 @@ def _results(job: Job) -> None:
             "file": st.column_config.TextColumn("file", width="medium"),
             "verdict": st.column_config.TextColumn("verdict", width="small"),
             "P(AI)": st.column_config.ProgressColumn(
-                "P(AI)", min_value=0, max_value=100, format="%d%%", width="small"
+                "P(AI)", min_value=0, max_value=100, format="%d%%"
             ),
             "P(manipulated)": st.column_config.ProgressColumn(
-                "P(manipulated)", min_value=0, max_value=100, format="%d%%", width="small"
+                "P(manipulated)", min_value=0, max_value=100, format="%d%%"
             ),
             "top reason": st.column_config.TextColumn("top reason", width="large"),
-            "detector": st.column_config.NumberColumn(
-                "detector", format="%d%%", width="small", help="the CNN detector's P(AI)"
+            # a progress column leaves an empty cell where there is no score (a number
+            # column would print "None")
+            "detector": st.column_config.ProgressColumn(
+                "detector", min_value=0, max_value=100, format="%d%%", help="the CNN's P(AI)"
             ),
         },
         key="audit_table",
@@ -249,7 +252,7 @@ def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
         if row["error"]:
             st.error(message(row["error"]))
         for reason in row["reasons"]:
-            st.markdown(f"- {plain(reason)}")
+            st.markdown(f"- {message(reason)}")
         if extra and extra.get("maps"):
             cols = st.columns(min(4, len(extra["maps"]) + 1))
             if extra.get("image"):
@@ -258,7 +261,11 @@ def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
                 cols[(i + 1) % len(cols)].image(m["uri"], caption=map_caption(m["name"]))
         st.dataframe(
             [
-                {"analyzer": k, "score": v.get("score"), "summary": v.get("summary")}
+                {
+                    "analyzer": k,
+                    "score": v.get("score"),
+                    "summary": in_words(v.get("summary") or ""),
+                }
                 for k, v in row["findings"].items()
             ],
             hide_index=True,

@@ -92,7 +92,7 @@ window.pixelsleuthLens = show;  // lets a test (or a keyboard user's script) pla
 </script></body></html>"""
 
 
-def magnifier(panes: list[tuple[str, np.ndarray]], width: int = 900) -> None:
+def magnifier(panes: list[tuple[str, np.ndarray]], width: int = 620) -> None:
     """Show ``panes`` ((caption, uint8 H×W×3 picture of one size) pairs) side by side at the
     same scale with a synchronised lens; ``width`` is the space the panes get, in CSS px."""
     if not panes:
