@@ -1,5 +1,6 @@
 """A complete metadata dump: every EXIF, GPS, XMP and IPTC tag by name, grouped like
-``exiftool -G1`` (IFD0, ExifIFD, GPS, InteropIFD, IFD1, XMP-<namespace>, IPTC), with values
+``exiftool -G1`` (IFD0, ExifIFD, GPS, InteropIFD, IFD1, XMP-<namespace>, IPTC, and the maker
+for MakerNote fields: Canon, Nikon, Sony, FujiFilm, Olympus, Panasonic, Apple), with values
 as ``exiftool -n`` gives them (numbers as numbers, APEX values converted, lists space-joined).
 
 It reads the same containers as the metadata analyzer (never the pixels) and is what
@@ -27,6 +28,7 @@ from pixelsleuth.forensics.formats.exif import (
     parse_exif,
 )
 from pixelsleuth.forensics.formats.iptc import parse_iptc
+from pixelsleuth.forensics.formats.makernotes import decode_makernote, public_fields
 from pixelsleuth.forensics.formats.xmp import parse_xmp
 
 EXIF_GROUPS = {
@@ -202,7 +204,7 @@ def _exif_tags(raw: bytes, found: MetadataDump, tiff_start: int) -> None:
             if tag in (EXIF_IFD_POINTER, GPS_IFD_POINTER, INTEROP_IFD_POINTER):
                 continue
             if tag == MAKERNOTE:
-                continue  # decoded by maker (see makernotes), not shown as bytes
+                continue  # decoded by maker below, not shown as bytes
             names = GPS_NAMES if ifd == "GPS" else EXIFTOOL_NAMES
             name = names.get(tag) or table.get(tag, {}).get("name") or f"Exif_0x{tag:04x}"
             if tag in FILE_OFFSETS and isinstance(value, int):
@@ -212,6 +214,13 @@ def _exif_tags(raw: bytes, found: MetadataDump, tiff_start: int) -> None:
             found.tags.append(Tag(group, name, _exif_value(tag, value, ifd)))
     if exif.thumbnail:
         found.tags.append(Tag("IFD1", "ThumbnailImage", _binary(len(exif.thumbnail))))
+    if exif.makernote:
+        make = exif.ifds.get("0th", {}).get(0x010F)
+        note = decode_makernote(raw, exif.makernote, str(make or ""))
+        if note is not None:
+            found.warnings += note.warnings
+            for name, value in public_fields(note).items():
+                found.tags.append(Tag(note.maker, name, value))
     gps = exif.ifds.get("GPS", {})
     for tag in (2, 4, 20, 22):  # GPS(Dest)Latitude/Longitude in degrees, unsigned, as -n gives
         if tag in gps:

@@ -403,3 +403,67 @@ def test_metadata_command_prints_a_table_and_json_and_never_changes_the_file(tmp
     assert file_state(photo) == before
     missing = run_cli("metadata", str(tmp_path / "nope.jpg"))
     assert missing.returncode == 1 and "no such file" in missing.stderr
+
+
+# -- MakerNotes --------------------------------------------------------------------------------
+
+MAKERNOTE_FILES = {  # maker (ExifTool's group) -> corpus files of that make
+    "Canon": [
+        ("metadata/exiftool-samples", "exiftool+exiftool__t__images__Canon.jpg"),
+        ("real/camera", "drewnoakes+metadata-extractor-images__jpg__Canon PowerShot A720 IS.jpg"),
+    ],
+    "Nikon": [
+        ("metadata/exiftool-samples", "exiftool+exiftool__t__images__Nikon.jpg"),
+        ("metadata/exiftool-samples", "exiftool+exiftool__t__images__NikonD70.jpg"),
+    ],
+    "Sony": [("real/camera", "drewnoakes+metadata-extractor-images__jpg__Sony DSC-HX5V (2).jpg")],
+    "FujiFilm": [("metadata/exiftool-samples", "exiftool+exiftool__t__images__FujiFilm.jpg")],
+    "Olympus": [
+        ("metadata/exiftool-samples", "exiftool+exiftool__t__images__Olympus.jpg"),
+        ("metadata/exiftool-samples", "exiftool+exiftool__t__images__OlympusE1.jpg"),
+        ("real/camera", "drewnoakes+metadata-extractor-images__jpg__Olympus PEN E-P3.jpg"),
+    ],
+    "Panasonic": [("metadata/exiftool-samples", "exiftool+exiftool__t__images__Panasonic.jpg")],
+    "Apple": [("metadata/exiftool-samples", "exiftool+exiftool__t__images__Apple.jpg")],
+}
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed")
+@pytest.mark.parametrize("maker", sorted(MAKERNOTE_FILES))
+def test_makernote_fields_agree_with_exiftool(maker):
+    """Every MakerNote field the dump names for this maker is one ExifTool names the same in
+    the same group, with the same value (exiftool -j -G1 -n)."""
+    import json
+    import math
+    import subprocess
+
+    from pixelsleuth.metadump import dump_metadata
+
+    for folder, name in MAKERNOTE_FILES[maker]:
+        path = corpus_dir(*folder.split("/")) / name
+        ours = {t.name: t.value for t in dump_metadata(path.read_bytes()).tags if t.group == maker}
+        proc = subprocess.run(
+            ["exiftool", "-j", "-G1", "-n", "-a", str(path)], capture_output=True, check=True
+        )
+        theirs = json.loads(proc.stdout)[0]
+        assert len(ours) >= 5, (name, ours)
+        for field_name, value in ours.items():
+            reference = theirs.get(f"{maker}:{field_name}")
+            assert reference is not None, (name, field_name, value)
+            try:
+                same = math.isclose(float(value), float(reference), rel_tol=1e-6)
+            except (TypeError, ValueError):
+                same = str(value).strip() == str(reference).strip()
+            assert same, (name, field_name, value, reference)
+
+
+def test_makernote_decoding_survives_damage():
+    """A MakerNote cut short or pointing outside the EXIF ends in a warning, not an error."""
+    from pixelsleuth.forensics.formats.makernotes import decode_makernote
+
+    exif_block = b"MM\x00*\x00\x00\x00\x08" + b"\x00" * 8
+    for note in (b"Nikon\x00\x02\x10\x00\x00MM\x00*\xff\xff\xff\xff", b"FUJIFILM\xff\xff\xff\x7f"):
+        tiff = exif_block + note
+        found = decode_makernote(tiff, note, "x")
+        assert found is not None and not [k for k in found.fields if not k.startswith("_")]
+    assert decode_makernote(exif_block + b"\x00\x05junk", b"\x00\x05junk", "Canon") is not None
