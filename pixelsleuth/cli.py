@@ -112,6 +112,7 @@ def analyze(
     from pixelsleuth.analyze import analyze_file
     from pixelsleuth.analyzers import create_analyzers
     from pixelsleuth.imageio import Limits
+    from pixelsleuth.messages import in_words
     from pixelsleuth.render import render_text, write_heatmaps
 
     if c2pa_trust_anchors is not None:
@@ -131,7 +132,7 @@ def analyze(
         report = analyze_file(path, instances, limits, stability=stability)
         if report.error:
             failed += 1
-            typer.echo(f"pixelsleuth: {path}: {report.error}", err=True)
+            typer.echo(f"pixelsleuth: {path}: {in_words(report.error)}", err=True)
         if maps is not None:
             try:
                 maps_written += len(write_heatmaps(report, maps))
@@ -567,6 +568,7 @@ def metadata_dump(
     import json
 
     from pixelsleuth.imageio import ImageInputError, Limits, load_image
+    from pixelsleuth.messages import in_words
     from pixelsleuth.metadump import dump_metadata
 
     failed = 0
@@ -575,7 +577,7 @@ def metadata_dump(
             data = load_image(path, Limits.from_env()).data  # read-only; pixels not decoded
         except ImageInputError as exc:
             failed += 1
-            typer.echo(f"pixelsleuth: {path}: {exc}", err=True)
+            typer.echo(f"pixelsleuth: {path}: {in_words(exc)}", err=True)
             continue
         found = dump_metadata(data)
         if json_out:

@@ -7,6 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
+from pixelsleuth.messages import in_words
 from pixelsleuth.report import Report, percent
 
 
@@ -26,7 +27,7 @@ def render_text(report: Report, verbose: bool = False) -> str:
         facts.append(_size(f.size_bytes))
     lines = [head, "  " + ", ".join(facts) + (f"  sha256 {f.sha256[:16]}…" if f.sha256 else "")]
     if report.error:
-        lines.append(f"  ERROR: {report.error}")
+        lines.append(f"  ERROR: {in_words(report.error)}")
     if report.verdict is not None:
         v = report.verdict
         prob = ""
@@ -36,11 +37,12 @@ def render_text(report: Report, verbose: bool = False) -> str:
                 prob += f", edited {percent(v.manipulation_probability)}"
             prob += ")"
         lines.append(f"  VERDICT: {v.label.value}{prob}")
-        lines += [f"    - {r}" for r in v.reasons[:5]]
+        lines += [f"    - {in_words(r)}" for r in v.reasons[:5]]
     for finding in report.findings:
         score = "  -  " if finding.score is None else f"{finding.score:4.2f} "
         flag = "!" if finding.error else " "
-        lines.append(f" {flag}{finding.analyzer:<19}{score} " + _wrap(finding.summary, 27))
+        summary = in_words(finding.summary) if finding.error else finding.summary
+        lines.append(f" {flag}{finding.analyzer:<19}{score} " + _wrap(summary, 27))
         shown = (
             finding.evidence
             if verbose

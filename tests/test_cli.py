@@ -104,3 +104,12 @@ def test_quickstart_samples_are_real_images_and_it_says_how_to_get_pixelsleuth_o
             assert min(im.size) >= 256, (path, im.size)
     assert any("/ai/" in p for p in listing) and any("/real/" in p for p in listing)
     assert "source .venv/bin/activate" in script
+
+
+def test_cli_messages_are_in_words_without_exception_class_names(tmp_path):
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("this is not an image")
+    proc = run_cli("analyze", "--analyzers", "metadata,integrity", str(notes))
+    assert proc.returncode == 1
+    assert f"pixelsleuth: {notes}: not a recognised image" in proc.stderr
+    assert "Error" not in proc.stderr and "Error" not in proc.stdout, proc.stderr + proc.stdout

@@ -16,6 +16,7 @@ import streamlit as st
 
 from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.app.magnifier import magnifier
+from pixelsleuth.messages import in_words
 from pixelsleuth.report import Finding, Report, percent
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
@@ -25,18 +26,6 @@ def plain(text: object) -> str:
     """Text from a file (metadata, names, messages quoting them) made inert for Streamlit's
     Markdown: no links, images, colours, emoji codes or LaTeX from hostile metadata."""
     return _MARKDOWN.sub(r"\\\1", str(text))
-
-
-_CLASS_NAME = re.compile(r"\b_?[A-Z][A-Za-z0-9]*(?:Error|Exception|Warning)\b:?\s*")
-_PILLOW_NOISE = re.compile(r"\s*\(cannot identify image file[^)]*\)")
-
-
-def in_words(message: object) -> str:
-    """A message for people: no exception class names ("UnidentifiedImageError: …"), no
-    Pillow phrasing that repeats what the sentence already says, no empty brackets."""
-    text = _CLASS_NAME.sub("", str(message))
-    text = _PILLOW_NOISE.sub("", text)
-    return re.sub(r"\s*\(\s*\)", "", text).strip()
 
 
 def message(text: object) -> str:
@@ -96,7 +85,7 @@ def verdict_header(report: Report) -> None:
         + " Probabilities are calibrated estimates from the evidence below, not proof."
     )
     for reason in v.reasons[:5]:
-        st.markdown(f"- {plain(reason)}")
+        st.markdown(f"- {message(reason)}")
 
 
 def report_card(

@@ -79,7 +79,9 @@ def parse_xmp(packet: bytes) -> tuple[dict[str, Any], str | None]:
     try:
         root = SafeET.fromstring(body)
     except Exception as exc:  # ParseError, or defusedxml refusing entities
-        return {}, f"XMP could not be parsed ({type(exc).__name__})"
+        # in words: a reader gains nothing from the parser's class name
+        what = "entities, refused" if "Forbidden" in type(exc).__name__ else "malformed XML"
+        return {}, f"XMP could not be parsed ({what})"
     props: dict[str, Any] = {}
     for desc in root.iter(f"{{{RDF}}}Description"):
         _merge(props, _description(desc))
