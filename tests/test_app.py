@@ -552,6 +552,33 @@ def test_every_page_in_headless_chromium_with_screenshots_and_no_outside_request
     assert hosts == {"127.0.0.1"}, sorted(u for u in requests if "127.0.0.1" not in u)
 
 
+@pytest.mark.slow
+def test_the_request_recorder_sees_map_tiles_when_the_operator_opts_in(tmp_path):
+    """The same recording with `pixelsleuth app --online-map`: now the street map asks a tile
+    server outside, and the recorder sees it, so the test above can fail."""
+    from urllib.parse import urlsplit
+
+    gps_photo = corpus_dir("metadata", "exiftool-samples") / (
+        "exiftool+exiftool__t__images__GPS.jpg"
+    )
+    with _served_app("--online-map") as (browser, url):
+        context = browser.new_context(viewport={"width": 1400, "height": 1600})
+        requests: list[str] = []
+        context.on("request", lambda r: requests.append(r.url))
+        page = context.new_page()
+        page.goto(url, timeout=120_000)
+        _upload_and_wait(page, gps_photo)
+        if not page.get_by_text("GPS").first.is_visible():
+            page.get_by_text("Metadata (EXIF, XMP, IPTC, ICC)").first.click()
+        deadline = time.time() + 30
+        outside: list[str] = []
+        while not outside and time.time() < deadline:
+            time.sleep(1)
+            outside = [u for u in requests if urlsplit(u).hostname not in ("127.0.0.1", None)]
+        context.close()
+    assert outside, "no request left the server although the operator asked for a street map"
+
+
 def _shot_dir(tmp_path: Path) -> Path:
     """Where screenshots go: PIXELSLEUTH_SCREENSHOT_DIR to keep and look at them."""
     folder = Path(os.environ.get("PIXELSLEUTH_SCREENSHOT_DIR", tmp_path))
