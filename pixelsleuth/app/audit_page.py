@@ -56,7 +56,8 @@ def map_caption(name: str) -> str:
     word twice ("ghost: ghost" → "JPEG ghosts")."""
     analyzer, _, heat = name.partition(": ")
     title = analyzer_texts().get(analyzer, (analyzer, ""))[0]
-    return title if heat in ("", analyzer) else f"{title} — {heat}"
+    same = heat.replace("_", "-") in ("", analyzer)  # "copy-move: copy_move"
+    return title if same else f"{title} — {heat.replace('_', ' ')}"
 
 
 def _workdir() -> Path:
@@ -199,20 +200,25 @@ def _results(job: Job) -> None:
         width="stretch",
         column_order=AUDIT_COLUMNS,
         column_config={
-            "image": st.column_config.ImageColumn("image", width="small"),
-            "file": st.column_config.TextColumn("file", width="medium"),
-            "verdict": st.column_config.TextColumn("verdict", width="small"),
+            "image": st.column_config.ImageColumn("image", width=60),
+            "file": st.column_config.TextColumn("file", width=170),
+            "verdict": st.column_config.TextColumn("verdict", width=120),
             "P(AI)": st.column_config.ProgressColumn(
-                "P(AI)", min_value=0, max_value=100, format="%d%%"
+                "P(AI)", min_value=0, max_value=100, format="%d%%", width=90
             ),
             "P(manipulated)": st.column_config.ProgressColumn(
-                "P(manipulated)", min_value=0, max_value=100, format="%d%%"
+                "P(manipulated)", min_value=0, max_value=100, format="%d%%", width=120
             ),
             "top reason": st.column_config.TextColumn("top reason", width="large"),
             # a progress column leaves an empty cell where there is no score (a number
             # column would print "None")
             "detector": st.column_config.ProgressColumn(
-                "detector", min_value=0, max_value=100, format="%d%%", help="the CNN's P(AI)"
+                "detector",
+                min_value=0,
+                max_value=100,
+                format="%d%%",
+                width=90,
+                help="the CNN's P(AI)",
             ),
         },
         key="audit_table",

@@ -148,7 +148,8 @@ def _heatmaps(finding: Finding, rgb: np.ndarray, key: str, data: bytes | None = 
     full = full_rgb(data) if data is not None else None
     picture = full if full is not None else rgb
     title = analyzer_texts().get(finding.analyzer, (finding.analyzer, ""))[0]
-    caption = title if name == finding.analyzer else f"{title} — {name}"
+    same = name.replace("_", "-") == finding.analyzer  # "copy-move" and its "copy_move" map
+    caption = title if same else f"{title} — {name.replace('_', ' ')}"
     magnifier([("image", picture), (caption, overlay(picture, heat.data, alpha))])
 
 
