@@ -154,6 +154,20 @@ def test_ela_and_copy_move_settings_are_recomputed_on_demand():
     assert default_count >= 1  # a forged copy-move image: the defaults find the copy
 
 
+def test_inspect_reads_an_iphone_style_heic_with_its_metadata():
+    from .test_metadata import _phone_photo
+
+    at = _app()
+    at.toggle(key="stability").set_value(False)
+    at.file_uploader(key="uploads").upload("IMG_0001.HEIC", _phone_photo("HEIF"), "image/heic")
+    at.run()
+    assert not at.exception, at.exception
+    text = _texts(at)
+    assert "not a recognised image" not in text
+    assert "HEIF · 400×300" in text  # identified and decoded
+    assert "iPhone 15 Pro" in text and "48.858333, 2.294444" in text  # EXIF and GPS
+
+
 def test_map_captions_do_not_repeat_the_analyzer_name():
     from pixelsleuth.app.audit_page import map_caption
 
