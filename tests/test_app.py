@@ -303,6 +303,11 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
     error_row = table[table["file"] == "readme.txt"].iloc[0]
     assert "not a recognised image" in error_row["top reason"]
     assert not re.search(r"[A-Z][a-z]+Error\b", error_row["top reason"])
+    # a row opens as a full card: the maps under the magnifier, every section
+    card = next(t for t in at.toggle if t.label.startswith("Open the full card"))
+    card.set_value(True).run()
+    assert not at.exception, at.exception
+    assert "Error level analysis" in _texts(at) and len(at.slider) >= 3
     at.multiselect(key="audit_filter").set_value(["error"]).run()
     assert len(at.dataframe[0].value) == 1
     assert at.selectbox(key="audit_open").value == "readme.txt"

@@ -280,3 +280,31 @@ def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
         if extra and extra.get("metadata"):
             st.markdown("**Metadata**")
             st.json(extra["metadata"], expanded=False)
+        if not row["error"] and st.toggle(
+            "Open the full card (maps at full resolution under the magnifier, every tag; "
+            "analyses this file again)",
+            key=f"audit_card_{row['sha256']}",
+        ):
+            _full_card(Path(row["path"]), row["sha256"])
+
+
+def _full_card(path: Path, sha256: str) -> None:
+    """The Inspect page's card for one audited file, read again from the server's disk."""
+    import hashlib
+
+    from pixelsleuth.app.card import report_card
+    from pixelsleuth.app.inspect_page import analyse
+    from pixelsleuth.imageio import ImageInputError, Limits, load_image
+
+    try:
+        data = load_image(path, Limits.from_env()).data
+    except ImageInputError as exc:
+        st.error(message(f"Could not read {path.name} again: {exc}"))
+        return
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:  # the file changed since the audit: say so rather than mix them
+        st.warning("This file changed since the audit; the card shows it as it is now.")
+    with st.spinner(f"Analysing {path.name}…"):
+        stability = bool(st.session_state.get("audit_stability", True))
+        report, rgb = analyse(data, path.name, digest, stability)
+    report_card(report, rgb, key=f"audit-{digest[:8]}", data=data)
