@@ -37,6 +37,25 @@ def _root(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
 
 
+PROFILE_HELP = (
+    "full: every default analyzer (the default); triage: metadata, generator metadata, "
+    "provenance, JPEG tables and the detector, for a first pass over large folders."
+)
+
+
+def _check_names(names: list[str] | None) -> None:
+    """KeyError for an analyzer name that is neither built in nor a plugin's."""
+    from pixelsleuth.analyzers import BUILTIN, available_analyzers
+
+    if names and any(n not in BUILTIN for n in names):
+        unknown = [n for n in names if n not in available_analyzers()]
+        if unknown:
+            raise KeyError(
+                f"unknown analyzer(s): {', '.join(unknown)}; "
+                f"available: {', '.join(available_analyzers())}"
+            )
+
+
 def _analyzer_list(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -66,8 +85,13 @@ def analyze(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show all evidence.")] = False,
     stability: Annotated[
-        bool, typer.Option(help="Check the verdict on recompressed and rescaled copies.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Check the verdict on recompressed and rescaled copies (default: the "
+            "profile's; on in full, off in triage)."
+        ),
+    ] = None,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
 ) -> None:
     """Analyse images and print what each analyzer found.
 
@@ -76,7 +100,7 @@ def analyze(
     import os
 
     from pixelsleuth.analyze import analyze_file
-    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.analyzers import create_analyzers, get_profile
     from pixelsleuth.imageio import Limits
     from pixelsleuth.render import render_text, write_heatmaps
 
@@ -88,7 +112,8 @@ def analyze(
     if max_pixels is not None:
         limits = Limits(max_pixels=max_pixels, max_file_bytes=limits.max_file_bytes)
     try:
-        instances = create_analyzers(_analyzer_list(analyzers))
+        instances = create_analyzers(_analyzer_list(analyzers), profile)
+        stability = get_profile(profile).stability if stability is None else stability
     except KeyError as exc:
         _fail(str(exc.args[0]))
     failed = 0
@@ -126,22 +151,29 @@ def audit(
         str | None, typer.Option(help="Comma-separated analyzers (default: all).")
     ] = None,
     stability: Annotated[
-        bool, typer.Option(help="Check each verdict on recompressed and rescaled copies.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Check each verdict on recompressed and rescaled copies (default: the "
+            "profile's; on in full, off in triage)."
+        ),
+    ] = None,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
     backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, or local).")
     ] = None,
 ) -> None:
     """Audit every file under a folder; rows are streamed to --out as they finish."""
-    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.analyzers import get_profile
     from pixelsleuth.audit import audit as run
     from pixelsleuth.audit import extras_path, write_csv
     from pixelsleuth.htmlreport import write_html
 
     names = _analyzer_list(analyzers)
     try:
-        create_analyzers(names)  # fail fast on an unknown name
+        # fail fast on an unknown name, without importing the analyzers' libraries here
+        stability = get_profile(profile).stability if stability is None else stability
+        _check_names(names)
         summary = run(
             folder,
             out,
@@ -149,6 +181,7 @@ def audit(
             resume=resume,
             analyzers=names,
             stability=stability,
+            profile=profile,
             extras=html is not None,
             backend=backend,
             ray_address=ray_address,

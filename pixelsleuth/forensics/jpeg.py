@@ -294,6 +294,11 @@ class JpegAnalyzer(Analyzer):
     needs_pixels = False  # the tables need no decoding; double compression decodes itself
     order = 40
 
+    def __init__(self, double_compression: bool = True) -> None:
+        """``double_compression``: also look for an earlier compression in the DCT
+        coefficients (this decodes the pixels); without it, the tables alone (triage)."""
+        self.double_compression = double_compression
+
     def analyze(self, image: LoadedImage) -> Finding:
         meta = parsed_metadata(image)
         tables = jpeg_tables(image)
@@ -331,7 +336,10 @@ class JpegAnalyzer(Analyzer):
             "imagemagick": imagemagick_quality(info.qtables),
         }
         self._signature_evidence(info, quality, canonical_fields(meta), evidence, details)
-        self._double_compression(image, info, evidence, details)
+        if self.double_compression:
+            self._double_compression(image, info, evidence, details)
+        else:
+            details["double_compression"] = {"score": None, "reason": "not checked (triage)"}
         return Finding(
             analyzer=self.name,
             summary=self._summary(quality, info, evidence),
