@@ -191,8 +191,15 @@ class LoadedImage:
         """Luma as float32, H×W, values 0–255 (ITU-R BT.601 weights). Cached."""
 
         def convert() -> np.ndarray:
-            rgb = self.rgb().astype(np.float32)
-            luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+            # channel by channel, in place: the same float32 values as converting the whole
+            # RGB array first, without its 12 bytes per pixel
+            rgb = self.rgb()
+            luma = rgb[..., 0].astype(np.float32)
+            luma *= 0.299
+            for channel, weight in ((1, 0.587), (2, 0.114)):
+                part = rgb[..., channel].astype(np.float32)
+                part *= weight
+                luma += part
             luma.setflags(write=False)
             return luma
 

@@ -8,6 +8,7 @@ or repeated compression the error levels even out.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import cv2
@@ -17,7 +18,7 @@ from PIL import Image
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
 from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
-from pixelsleuth.imageio import LoadedImage, jpeg_roundtrip
+from pixelsleuth.imageio import LoadedImage, decode_jpeg_rgb, jpeg_roundtrip
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 ELA_QUALITY = 90
@@ -29,10 +30,25 @@ def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
 
     ``rgb``: uint8 H×W×3. Returns float32 H×W in 0–255 (grey levels).
     """
-    resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
+    resaved = _resaved(rgb, quality)
     diff = cv2.absdiff(np.ascontiguousarray(rgb), resaved)  # uint8, no int16 copies
+    del resaved
     # an elementwise maximum of the three planes is ~20× faster than max(axis=2) here
-    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]).astype(np.float32)
+    level = np.maximum(diff[..., 0], diff[..., 1])
+    np.maximum(level, diff[..., 2], out=level)
+    return level.astype(np.float32)
+
+
+def _resaved(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` saved by Pillow as JPEG at ``quality`` and decoded again (uint8 H×W×3): the
+    pixels of :func:`jpeg_roundtrip`, decoded by libjpeg-turbo straight into one array where
+    it is installed (the same values, without Pillow's conversion copies)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    decoded = decode_jpeg_rgb(buf.getvalue())
+    if decoded is not None and decoded.shape == rgb.shape:
+        return decoded
+    return np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
 
 
 def ela_unevenness(block_levels: np.ndarray) -> tuple[float, np.ndarray]:

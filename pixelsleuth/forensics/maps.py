@@ -27,13 +27,15 @@ def block_mean(x: np.ndarray, block: int) -> np.ndarray:
 def normalize(x: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
     """Scale by robust percentiles into [0, 1] (float32)."""
     x = np.asarray(x, dtype=np.float32)
-    finite = x[np.isfinite(x)]
+    finite = x if np.isfinite(x).all() else x[np.isfinite(x)]  # no copy in the usual case
     if finite.size == 0:
         return np.zeros_like(x)
     a, b = np.percentile(finite, [lo, hi])
     if b - a < 1e-12:
         return np.zeros_like(x)
-    return np.clip((x - a) / (b - a), 0.0, 1.0).astype(np.float32)
+    out = x - a  # one full-size array, scaled and clipped in place
+    out /= b - a
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
 def limit_size(x: np.ndarray, max_side: int = MAX_MAP_SIDE) -> np.ndarray:

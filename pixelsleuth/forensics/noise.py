@@ -24,7 +24,8 @@ def median_residual(gray: np.ndarray) -> np.ndarray:
     """Noise residual: luma minus its 3×3 median. ``gray``: float H×W in 0–255.
     Returns float32 H×W (grey levels, signed)."""
     g8 = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
-    return gray.astype(np.float32) - cv2.medianBlur(g8, 3).astype(np.float32)
+    # uint8 → float32 is exact: the same values as converting both first, one copy fewer
+    return np.subtract(gray, cv2.medianBlur(g8, 3), dtype=np.float32)
 
 
 def haar_hh(gray: np.ndarray) -> np.ndarray:
@@ -94,7 +95,7 @@ class NoiseAnalyzer(Analyzer):
             Heatmap(
                 "noise_residual",
                 "The noise residual (image minus its 3×3 median), amplified.",
-                limit_size(normalize(np.abs(residual), 0.5, 99.5)),
+                limit_size(normalize(np.abs(residual, out=residual), 0.5, 99.5)),
             ),
         ]
         evidence = []
