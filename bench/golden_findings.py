@@ -3,12 +3,13 @@
     python bench/golden_findings.py record OUT.json [--corpus DIR] [--analyzers a,b]
     python bench/golden_findings.py compare BEFORE.json AFTER.json
 
-``record`` runs each pixel analyzer on a fixed selection of the corpus (every second camera
-photo, the first files of the copy-move forgeries and originals, the ml72 and GAN pairs and
-each AI group) and writes, per file and analyzer, the score, the evidence codes and strengths, the
-details and the analyzer's seconds. ``compare`` prints every file whose score or evidence
-changed, the largest change of any score, and how the details moved; it exits 1 when any
-score moved by more than --tolerance or any evidence code appeared or vanished.
+``record`` runs each pixel analyzer on a fixed selection of the corpus (every third camera
+photo, the first files of the copy-move forgeries and originals, of the ml72 and GAN pairs
+and of each AI group; at most 4 MP each) and writes, per file and analyzer, the score, the
+evidence codes and strengths, the details and the analyzer's seconds. ``compare`` prints
+every file whose score or evidence changed, the largest change of any score, and how the
+details moved; it exits 1 when any score moved by more than --tolerance or any evidence code
+appeared or vanished.
 """
 
 from __future__ import annotations
@@ -24,21 +25,23 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PIXEL_ANALYZERS = ["jpeg", "ela", "ghost", "noise", "copy-move", "spectrum"]
-# (folder under the corpus, how many files from it in name order; None = all; every second
-# camera photo): sized to run in minutes on a shared two-core machine
+# (folder under the corpus, how many files from it in name order; a negative count -n: every
+# n-th file), photos of at most MAX_MEGAPIXELS: sized to run in minutes on a shared two-core
+# machine (bench/bench_analyzers.py times the large ones)
 SELECTION = [
-    ("real/camera", -2),
+    ("real/camera", -3),
     ("forged/copy-move", 8),
-    ("real/copy-move", 4),
-    ("real/ml72", 5),
-    ("ai/ml72", 5),
-    ("real/gan-pairs", 3),
-    ("ai/gan-pairs", 3),
-    ("ai/aeroblade", 3),
-    ("ai/comfyui", 4),
-    ("ai/invokeai", 4),
-    ("ai/sd15-grid", 5),
+    ("real/copy-move", 3),
+    ("real/ml72", 3),
+    ("ai/ml72", 3),
+    ("real/gan-pairs", 2),
+    ("ai/gan-pairs", 2),
+    ("ai/aeroblade", 2),
+    ("ai/comfyui", 3),
+    ("ai/invokeai", 3),
+    ("ai/sd15-grid", 3),
 ]
+MAX_MEGAPIXELS = 4.0
 
 
 def corpus_dir(given: Path | None) -> Path:
@@ -52,10 +55,22 @@ def selected_files(corpus: Path) -> list[Path]:
     files: list[Path] = []
     for folder, count in SELECTION:
         found = sorted(
-            p for p in (corpus / folder).iterdir() if p.is_file() and "_mask" not in p.name
+            p
+            for p in (corpus / folder).iterdir()
+            if p.is_file() and "_mask" not in p.name and _megapixels(p) <= MAX_MEGAPIXELS
         )  # ground-truth masks are not photos
         files.extend(found[::-count] if count < 0 else found[:count])
     return files
+
+
+def _megapixels(path: Path) -> float:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.width * im.height / 1e6
+    except Exception:
+        return 0.0
 
 
 def record(out: Path, corpus: Path, names: list[str]) -> None:
