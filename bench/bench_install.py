@@ -54,9 +54,12 @@ def requirements(dist: metadata.Distribution, extras: set[str]) -> list[str]:
 
 def declared(extras: set[str]) -> list[tuple[str, set[str]]]:
     """(name, its extras) of what pyproject.toml asks for with ``extras``."""
-    import tomllib
-
     from packaging.requirements import Requirement
+
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lines = list(project["dependencies"])
