@@ -36,6 +36,7 @@ ZNCC_MIN = 0.95  # a copy correlates with its source nearly perfectly; look-alik
 EXACT_ZNCC = 0.99
 MIN_AREA_FRACTION = 0.0005  # verified area per side (of the image) for a detection
 MIN_TEXTURE = 1.0  # grey levels of local std: below this even sensor noise is gone
+RANSAC_SEED = 17
 
 
 @dataclass
@@ -142,6 +143,9 @@ def _nearest(desc: np.ndarray, k: int, rows: int = 512) -> tuple[np.ndarray, np.
 
 def _transforms(pairs: np.ndarray, stats: dict[str, Any], max_groups: int = 4):
     """Similarity transforms with enough RANSAC inliers, largest first."""
+    # RANSAC draws from OpenCV's per-thread generator: seeded here, an image gets the same
+    # findings whatever the process analysed before it (an audit worker, the app)
+    cv2.setRNGSeed(RANSAC_SEED)
     remaining = pairs
     for _ in range(max_groups):
         if len(remaining) < MIN_INLIERS:
