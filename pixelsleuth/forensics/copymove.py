@@ -172,11 +172,13 @@ def _transforms(pairs: np.ndarray, stats: dict[str, Any], max_groups: int = 4):
 
 class _Verifier:
     """Dense check of candidate transforms against one image. What depends on the image alone
-    (its local means and variances, where it has texture) is computed once for every
-    candidate."""
+    (its local means and variances, where it has texture, the pixel grid) is computed once
+    for every candidate."""
 
     def __init__(self, gray: np.ndarray) -> None:
+        h, w = gray.shape
         self.img = gray.astype(np.float32)
+        self.ys, self.xs = np.mgrid[0:h, 0:w].astype(np.float32)
         self.ones = np.ones_like(self.img)
         self.mean = cv2.blur(self.img, (ZNCC_WINDOW, ZNCC_WINDOW))
         self.var = np.maximum(
@@ -189,23 +191,19 @@ class _Verifier:
         """Where the image and its copy under ``transform`` agree (ZNCC ≥ ZNCC_MIN), on the
         target side and, through the inverse, on the source side. Returns (mask, mean ZNCC
         there)."""
-        img = self.img
+        img, xs, ys = self.img, self.xs, self.ys
         h, w = img.shape
         masks, values = [], []
         for t in (transform, cv2.invertAffineTransform(transform)):
             # warpAffine pulls pixel x from inverse(t)·x: that point must be truly elsewhere,
             # since a pixel trivially matches itself
             inv = cv2.invertAffineTransform(t)
-            if _is_integer_shift(inv) and np.hypot(inv[0, 2], inv[1, 2]) < MIN_SHIFT:
-                masks.append(np.zeros((h, w), bool))  # one short shift everywhere: nothing moved
-                continue
-            warped = cv2.warpAffine(img, t, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1)
-            valid = cv2.warpAffine(self.ones, t, (w, h), flags=cv2.INTER_NEAREST) > 0
-            np.copyto(warped, img, where=~valid)  # outside the copy: the image itself
-            local = _LocalZncc(self, warped)
-            where = local.agreeing(valid)
-            if not _is_integer_shift(inv) and len(where[0]):  # how far each pixel was moved
-                ys, xs = (c.astype(np.float32) for c in where)
+            if _is_integer_shift(inv):  # the block matcher's candidates: one shift everywhere
+                if np.hypot(inv[0, 2], inv[1, 2]) < MIN_SHIFT:
+                    masks.append(np.zeros((h, w), bool))  # nothing moved far enough
+                    continue
+                moved: np.ndarray | bool = True
+            else:
                 moved = (
                     np.hypot(
                         inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2] - xs,
@@ -213,43 +211,37 @@ class _Verifier:
                     )
                     >= MIN_SHIFT
                 )
-                where = (where[0][moved], where[1][moved])
-            candidate = np.zeros((h, w), bool)
-            candidate[where] = True
-            good = _clean(candidate)
+            warped = cv2.warpAffine(img, t, (w, h), flags=cv2.INTER_LINEAR, borderValue=-1)
+            valid = cv2.warpAffine(self.ones, t, (w, h), flags=cv2.INTER_NEAREST) > 0
+            np.copyto(warped, img, where=~valid)  # outside the copy: the image itself
+            zncc, textured = self._local_zncc(warped)
+            good = valid & textured & (zncc >= ZNCC_MIN)
+            good = _clean(good & moved)
             masks.append(good)
-            if good.any():  # closing can add pixels outside the candidates: their ZNCC counts
-                values.append(float(local.at(np.nonzero(good)).mean()))
+            if good.any():
+                values.append(float(zncc[good].mean()))
         mask = masks[0] | masks[1]
         return mask, float(np.mean(values)) if values else 0.0
 
-
-class _LocalZncc:
-    """Zero-normalised cross-correlation of the verifier's image with ``b`` over ZNCC_WINDOW²,
-    computed at the pixels asked for only (the window sums are full-size; the division is
-    not)."""
-
-    def __init__(self, verifier: _Verifier, b: np.ndarray) -> None:
+    def _local_zncc(self, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Zero-normalised cross-correlation of the image with ``b`` over ZNCC_WINDOW², and
+        where both have texture (local std ≥ MIN_TEXTURE). The arithmetic of the plain
+        formula, in place: three float32 buffers instead of a dozen."""
         k = (ZNCC_WINDOW, ZNCC_WINDOW)
-        self.v = verifier
-        self.mb = cv2.blur(b, k)
-        vb = cv2.blur(b * b, k)
-        vb -= self.mb * self.mb
-        self.vb = np.maximum(vb, 0, out=vb)
-        self.ab = cv2.blur(verifier.img * b, k)
-
-    def at(self, where: tuple[np.ndarray, ...]) -> np.ndarray:
-        v = self.v
-        cov = self.ab[where] - v.mean[where] * self.mb[where]
-        return cov / np.sqrt(np.maximum(v.var[where] * self.vb[where], 1e-6))
-
-    def agreeing(self, valid: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Pixels (rows, columns) where ``b`` is valid, both images have texture (local
-        std ≥ MIN_TEXTURE) and the correlation reaches ZNCC_MIN."""
-        keep = valid & self.v.textured & (np.sqrt(self.vb) >= MIN_TEXTURE)
-        where = np.nonzero(keep)
-        agree = self.at(where) >= ZNCC_MIN
-        return where[0][agree], where[1][agree]
+        mb = cv2.blur(b, k)
+        buf = np.multiply(b, b)
+        vb = cv2.blur(buf, k)
+        tmp = np.multiply(mb, mb)
+        vb -= tmp
+        np.maximum(vb, 0, out=vb)
+        textured = self.textured & (np.sqrt(vb, out=tmp) >= MIN_TEXTURE)
+        np.multiply(self.img, b, out=buf)
+        cov = cv2.blur(buf, k)
+        cov -= np.multiply(self.mean, mb, out=tmp)
+        np.multiply(self.var, vb, out=tmp)
+        np.maximum(tmp, 1e-6, out=tmp)
+        cov /= np.sqrt(tmp, out=tmp)
+        return cov, textured
 
 
 def _is_integer_shift(t: np.ndarray) -> bool:
