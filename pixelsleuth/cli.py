@@ -43,6 +43,20 @@ PROFILE_HELP = (
 )
 
 
+BUDGET_HELP = (
+    "Memory one image's analysis may take, in MB; larger images get their metadata read but "
+    "are not decoded (default: a quarter of the machine's memory, 1.5–3 GiB)."
+)
+
+
+def _set_budget(megabytes: int | None) -> None:
+    """The memory budget for this process and the workers it starts (they inherit it)."""
+    import os
+
+    if megabytes is not None:
+        os.environ["PIXELSLEUTH_MEMORY_BUDGET_MB"] = str(megabytes)
+
+
 def _check_names(names: list[str] | None) -> None:
     """KeyError for an analyzer name that is neither built in nor a plugin's."""
     from pixelsleuth.analyzers import BUILTIN, available_analyzers
@@ -92,6 +106,7 @@ def analyze(
         ),
     ] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
+    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
 ) -> None:
     """Analyse images and print what each analyzer found.
 
@@ -108,6 +123,7 @@ def analyze(
         if not c2pa_trust_anchors.is_file():
             _fail(f"{c2pa_trust_anchors}: no such trust-anchor file")
         os.environ["PIXELSLEUTH_C2PA_TRUST_ANCHORS"] = str(c2pa_trust_anchors)
+    _set_budget(memory_budget_mb)
     limits = Limits.from_env()
     if max_pixels is not None:
         limits = Limits(max_pixels=max_pixels, max_file_bytes=limits.max_file_bytes)
@@ -158,6 +174,7 @@ def audit(
         ),
     ] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
+    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
     backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, or local).")
@@ -169,6 +186,7 @@ def audit(
     from pixelsleuth.audit import extras_path, write_csv
     from pixelsleuth.htmlreport import write_html
 
+    _set_budget(memory_budget_mb)
     names = _analyzer_list(analyzers)
     try:
         # fail fast on an unknown name, without importing the analyzers' libraries here

@@ -151,6 +151,7 @@ class LoadedImage:
         because forensic traces live in the stored pixel grid). Cached."""
 
         def decode() -> Image.Image:
+            self._check_budget()
             im = self.open()
             try:
                 with warnings.catch_warnings():
@@ -169,6 +170,7 @@ class LoadedImage:
         """Pixels as a uint8 array, H×W×3, RGB, values 0–255. Cached; do not modify."""
 
         def convert() -> np.ndarray:
+            self._check_budget()
             if self.header_error is None and self.info.format == "JPEG":
                 arr = decode_jpeg_rgb(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
@@ -204,6 +206,15 @@ class LoadedImage:
             return luma
 
         return self.memo("gray", convert)
+
+    def _check_budget(self) -> None:
+        """ImageTooLargeError, before any pixel is decoded, when analysing this many pixels
+        would exceed the memory budget (pixelsleuth.budget)."""
+        from pixelsleuth.budget import over_budget
+
+        reason = over_budget(self.pixel_count)
+        if reason is not None:
+            raise ImageTooLargeError(reason)
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Compute something once per file and share it between analyzers (errors included)."""

@@ -89,3 +89,22 @@ def test_copy_move_findings_do_not_depend_on_what_ran_before():
         analyzer.analyze(load_image(other))
     assert analyzer.analyze(load_image(target)).details == first
     assert first["exact_copies"] >= 1, "the forgery's clone is found"
+
+
+def test_an_image_over_the_memory_budget_is_refused_in_words_and_its_metadata_read(
+    monkeypatch,
+):
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.budget import GIB, memory_budget_bytes
+
+    monkeypatch.delenv("PIXELSLEUTH_MEMORY_BUDGET_MB", raising=False)
+    assert 1.5 * GIB <= memory_budget_bytes() <= 3 * GIB  # the machine's default
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "100")
+    report = analyze_file(_camera("Canon EOS 7D"), ["metadata", "ela"], verdict=False)
+    metadata, ela = report.findings
+    assert metadata.error is None and "Canon EOS 7D" in " ".join(
+        e.message for e in metadata.evidence
+    )
+    assert ela.error is not None and "over the memory budget of 0.1 GiB" in ela.summary
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "3000")
+    assert analyze_file(_camera("Canon EOS 7D"), ["ela"], verdict=False).findings[0].error is None
