@@ -3,13 +3,13 @@
     python bench/bench_audit.py [FOLDER] [--workers 1 2] [--no-stability-too]
                                 [--profiles full triage] [--json OUT]
 
-For each worker count, runs the real command (`pixelsleuth audit FOLDER --out …`) in a
-subprocess and reports images/s and the peak resident memory of the whole process tree
-(sampled every 50 ms), for each profile asked for (default: full). The decode baseline opens and fully decodes every file to RGB in this
-process (best of 3). Then `--analyzers metadata` beside `exiftool -j -n -r` on the folder, and
-on a folder of thousands (--links: that many hard links to each file, in a temporary folder on
-the same file system; nothing is copied and the inputs are not touched), where start-up no
-longer dominates.
+For each profile asked for (default: full) and worker count, runs the real command
+(`pixelsleuth audit FOLDER --out …`) in a subprocess and reports images/s and the peak
+resident memory of the whole process tree (sampled every 50 ms). The decode baseline opens
+and fully decodes every file to RGB in this process (best of 3). Then `--analyzers metadata`
+beside `exiftool -j -n -r` on the folder, and on a folder of thousands (--links: that many
+hard links to each file, in a temporary folder on the same file system; nothing is copied and
+the inputs are not touched), where start-up no longer dominates.
 """
 
 from __future__ import annotations
