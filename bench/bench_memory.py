@@ -61,16 +61,24 @@ def make_inputs(folder: Path, sizes: list[int], bomb: bool) -> dict[str, Path]:
             inputs["22 MP camera JPEG"] = CAMERA
         elif mp == 100:
             out = folder / "enlarged-100mp.jpg"
-            with Image.open(CAMERA) as im:
-                im.convert("RGB").resize((12288, 8192), Image.Resampling.BICUBIC).save(
-                    out, "JPEG", quality=90
-                )
+            # in another process: this one must stay small, since a child's peak resident
+            # memory counts the parent's pages it was forked with
+            code = (
+                "import sys; from PIL import Image; Image.MAX_IMAGE_PIXELS = None; "
+                "Image.open(sys.argv[1]).convert('RGB').resize((12288, 8192), "
+                "Image.Resampling.BICUBIC).save(sys.argv[2], 'JPEG', quality=90)"
+            )
+            subprocess.run([sys.executable, "-c", code, str(CAMERA), str(out)], check=True)
             inputs["100 MP JPEG"] = out
         else:
             raise SystemExit(f"no input of {mp} MP; choose 22 or 100")
     if bomb:
         out = folder / "bomb-144mp.png"
-        Image.new("L", (12000, 12000), 128).save(out, "PNG", optimize=True)
+        code = (
+            "import sys; from PIL import Image; "
+            "Image.new('L', (12000, 12000), 128).save(sys.argv[1], 'PNG', optimize=True)"
+        )
+        subprocess.run([sys.executable, "-c", code, str(out)], check=True)
         inputs["144 MP PNG bomb"] = out
     return inputs
 
@@ -87,6 +95,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for label, path in make_inputs(Path(tmp), args.sizes, args.bomb).items():
+            Image.MAX_IMAGE_PIXELS = None  # our own inputs: only the header is read here
             with Image.open(path) as im:
                 size = f"{im.width}×{im.height}, {path.stat().st_size / 2**20:.1f} MiB"
             decode = measured(
