@@ -13,13 +13,13 @@ import os
 
 MIB = 2**20
 GIB = 2**30
-# Peak growth of an analysis process per decoded pixel, full profile with the stability
-# copies: the RGB and luma planes of the image (7 bytes) and of a stability copy (7), and
-# the largest analyzer's temporaries (the JPEG coefficients, up to 10); see
-# bench/bench_memory.py and docs/evaluations/2026-12-02/speed-memory.json.
-BYTES_PER_PIXEL = 24
-# What a process holds before the first pixel: Python, NumPy, OpenCV, torch and the detector.
-BASELINE_BYTES = 700 * MIB
+# Fitted to bench/bench_memory.py's peaks of a full analysis (stability copies included) in
+# a fresh process, docs/evaluations/2026-12-02/speed-memory.json: 1765 MiB at 22.1 MP and
+# 4084 MiB at 100.7 MP, i.e. about 31 bytes per pixel (the image's RGB, luma and Pillow
+# planes, a stability copy's, the largest analyzer's temporaries) on top of 1100 MiB that the
+# process holds anyway (of which `import torch`, PyPI's CUDA build, is 709 MiB and timm 200).
+BYTES_PER_PIXEL = 31
+BASELINE_BYTES = 1100 * MIB
 
 
 def memory_budget_bytes() -> int:
