@@ -90,9 +90,9 @@ def main() -> None:
     results: dict[str, object] = {"files": n, "megapixels": round(megapixels, 1)}
     results["bare_decode_s"] = round(decode, 3)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in [] if args.skip_audit else settings:
+        for k, (label, extra) in enumerate([] if args.skip_audit else settings):
             for w in args.workers:
-                out = Path(tmp) / f"r-{w}-{len(extra)}.jsonl"
+                out = Path(tmp) / f"r-{w}-{k}.jsonl"  # one file per run
                 seconds, peak = run_measured(audit_cmd(args.folder, out, w, extra))
                 print(
                     f"audit, {label}, {w} worker(s): {seconds:.1f} s = {n / seconds:.2f} "
