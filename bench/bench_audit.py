@@ -1,19 +1,21 @@
 """Audit throughput and peak memory, beside a bare decode of the same files in the same run.
 
     python bench/bench_audit.py [FOLDER] [--workers 1 2] [--no-stability-too]
+                                [--profiles full triage] [--json OUT]
 
-For each worker count, runs the real command (`pixelsleuth audit FOLDER --out …`) in a
-subprocess and reports images/s and the peak resident memory of the whole process tree
-(sampled every 50 ms). The decode baseline opens and fully decodes every file to RGB in this
-process (best of 3). Then `--analyzers metadata` beside `exiftool -j -n -r` on the folder, and
-on a folder of thousands (--links: that many hard links to each file, in a temporary folder on
-the same file system; nothing is copied and the inputs are not touched), where start-up no
-longer dominates.
+For each profile asked for (default: full) and worker count, runs the real command
+(`pixelsleuth audit FOLDER --out …`) in a subprocess and reports images/s and the peak
+resident memory of the whole process tree (sampled every 50 ms). The decode baseline opens
+and fully decodes every file to RGB in this process (best of 3). Then `--analyzers metadata`
+beside `exiftool -j -n -r` on the folder, and on a folder of thousands (--links: that many
+hard links to each file, in a temporary folder on the same file system; nothing is copied and
+the inputs are not touched), where start-up no longer dominates.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +73,8 @@ def main() -> None:
     parser.add_argument("--no-stability-too", action="store_true")
     parser.add_argument("--links", type=int, default=50, help="copies per file (hard links)")
     parser.add_argument("--skip-audit", action="store_true", help="only the metadata comparison")
+    parser.add_argument("--profiles", nargs="+", default=["full"], help="full, triage")
+    parser.add_argument("--json", type=Path, help="write the audit numbers here")
     args = parser.parse_args()
     paths = sorted(p for p in args.folder.rglob("*") if p.is_file())
     megapixels = (
@@ -80,18 +84,29 @@ def main() -> None:
     n = len(paths)
     print(f"{n} files, {megapixels:.1f} MP in {args.folder}")
     print(f"bare decode (load + RGB), 1 process: {decode:.2f} s = {n / decode:.1f} images/s")
-    settings = [("all analyzers", [])]
+    settings = [(f"profile {p}", ["--profile", p]) for p in args.profiles]
     if args.no_stability_too:
-        settings.append(("all analyzers, --no-stability", ["--no-stability"]))
+        settings.append(("profile full, --no-stability", ["--no-stability"]))
+    results: dict[str, object] = {"files": n, "megapixels": round(megapixels, 1)}
+    results["bare_decode_s"] = round(decode, 3)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, extra in [] if args.skip_audit else settings:
+        for k, (label, extra) in enumerate([] if args.skip_audit else settings):
             for w in args.workers:
-                out = Path(tmp) / f"r-{w}-{len(extra)}.jsonl"
+                out = Path(tmp) / f"r-{w}-{k}.jsonl"  # one file per run
                 seconds, peak = run_measured(audit_cmd(args.folder, out, w, extra))
                 print(
                     f"audit, {label}, {w} worker(s): {seconds:.1f} s = {n / seconds:.2f} "
-                    f"images/s = {seconds / decode:.1f}× the decode time; peak RSS {peak:.0f} MB"
+                    f"images/s = {seconds / decode:.1f}× the decode time; peak RSS {peak:.0f} MB",
+                    flush=True,
                 )
+                results[f"audit, {label}, {w} worker(s)"] = {
+                    "seconds": round(seconds, 1),
+                    "times_bare_decode": round(seconds / decode, 1),
+                    "peak_rss_mb": round(peak),
+                }
+                if args.json:
+                    args.json.parent.mkdir(parents=True, exist_ok=True)
+                    args.json.write_text(json.dumps(results, indent=1))
         compare_metadata(args.folder, n, args.workers, Path(tmp))
         many = Path(tmp) / "many"
         if args.links > 1 and hard_links(paths, many, args.links):

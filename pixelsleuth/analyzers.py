@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Finding
@@ -66,6 +67,46 @@ BUILTIN = {
 }
 
 
+@dataclass(frozen=True)
+class Profile:
+    """A named set of analyzers for one kind of run. ``analyzers`` None means every default
+    analyzer; ``options`` are keyword arguments for an analyzer's constructor, by name;
+    ``stability`` is whether the verdict is checked on perturbed copies by default."""
+
+    name: str
+    description: str
+    analyzers: tuple[str, ...] | None = None
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    stability: bool = True
+
+
+PROFILES: dict[str, Profile] = {
+    "full": Profile(
+        "full",
+        "every default analyzer, and the verdict checked on recompressed and rescaled copies",
+    ),
+    # What a file says about itself, its JPEG tables and the detector: no pixel forensics and
+    # no stability copies, for a first pass over a large folder.
+    "triage": Profile(
+        "triage",
+        "metadata, generator metadata, provenance, JPEG tables and the detector only, "
+        "without the stability check: a first pass over large folders",
+        ("metadata", "generator-metadata", "provenance", "jpeg", "detector"),
+        {"jpeg": {"double_compression": False}},
+        stability=False,
+    ),
+}
+DEFAULT_PROFILE = "full"
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called ``name``; KeyError (with the choices) for an unknown one."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r}; available: {', '.join(PROFILES)}") from None
+
+
 def register(cls: type[Analyzer]) -> type[Analyzer]:
     """Class decorator: make an analyzer available under ``cls.name``."""
     name = cls.name
@@ -108,9 +149,18 @@ def default_analyzer_names() -> list[str]:
     return [name for name, cls in available_analyzers().items() if cls.default]
 
 
-def create_analyzers(names: Iterable[str] | None = None) -> list[Analyzer]:
-    """Instantiate the named analyzers (the default set when ``names`` is None)."""
-    wanted = list(names) if names is not None else default_analyzer_names()
+def create_analyzers(
+    names: Iterable[str] | None = None, profile: str = DEFAULT_PROFILE
+) -> list[Analyzer]:
+    """Instantiate the named analyzers (the profile's set when ``names`` is None), with the
+    profile's options for each."""
+    chosen = get_profile(profile)
+    if names is not None:
+        wanted = list(names)
+    elif chosen.analyzers is not None:
+        wanted = list(chosen.analyzers)
+    else:
+        wanted = default_analyzer_names()
     registry = _load(wanted)
     unknown = [n for n in wanted if n not in registry]
     if unknown:
@@ -118,4 +168,4 @@ def create_analyzers(names: Iterable[str] | None = None) -> list[Analyzer]:
             f"unknown analyzer(s): {', '.join(unknown)}; "
             f"available: {', '.join(available_analyzers())}"
         )
-    return [registry[n]() for n in wanted]
+    return [registry[n](**chosen.options.get(n, {})) for n in wanted]

@@ -10,6 +10,7 @@ gets an error row instead of stopping the audit. Inputs are only ever opened for
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -120,6 +121,16 @@ class AuditOptions:
     analyzers: tuple[str, ...] | None = None
     stability: bool = True
     extras: bool = False  # thumbnails, heatmaps and metadata for the HTML report
+    profile: str = "full"  # see pixelsleuth.analyzers.PROFILES
+
+
+@functools.cache
+def _analyzers_for(names: tuple[str, ...] | None, profile: str) -> list[Any]:
+    """The analyzer instances of one worker process, created once (with the profile's
+    options) rather than for every file."""
+    from pixelsleuth.analyzers import create_analyzers
+
+    return create_analyzers(names, profile)
 
 
 def analyse_path(path: str, options: AuditOptions) -> dict[str, Any]:
@@ -133,7 +144,8 @@ def analyse_path(path: str, options: AuditOptions) -> dict[str, Any]:
             image = load_image(path)
         except ImageInputError as exc:
             return error_row(path, str(exc))
-        report = analyze_image(image, options.analyzers, stability=options.stability)
+        instances = _analyzers_for(options.analyzers, options.profile)
+        report = analyze_image(image, instances, stability=options.stability)
         row = row_from_report(report)
         if options.extras:
             from pixelsleuth.htmlreport import row_extras
@@ -195,6 +207,7 @@ def audit(
     backend: str = "local",
     ray_address: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    profile: str = "full",
 ) -> AuditSummary:
     """Audit every file under ``root`` into the JSONL file ``out`` (and, with ``extras``,
     the HTML report's sidecar :func:`extras_path`). ``backend`` is "local" (worker
@@ -209,7 +222,10 @@ def audit(
     if out.exists() and not resume:
         raise FileExistsError(f"{out} exists: pass --resume to continue it, or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    options = AuditOptions(tuple(analyzers) if analyzers else None, stability, extras)
+    from pixelsleuth.analyzers import get_profile
+
+    get_profile(profile)  # KeyError for an unknown one, before any work
+    options = AuditOptions(tuple(analyzers) if analyzers else None, stability, extras, profile)
     done = read_done(out) if resume else set()
     side = extras_path(out)
     if extras and resume:

@@ -71,6 +71,39 @@ def _root(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
 
 
+PROFILE_HELP = (
+    "full: every default analyzer (the default); triage: metadata, generator metadata, "
+    "provenance, JPEG tables and the detector, for a first pass over large folders."
+)
+
+
+BUDGET_HELP = (
+    "Memory one image's analysis may take, in MB; larger images get their metadata read but "
+    "are not decoded (default: a quarter of the machine's memory, 1.5–3 GiB)."
+)
+
+
+def _set_budget(megabytes: int | None) -> None:
+    """The memory budget for this process and the workers it starts (they inherit it)."""
+    import os
+
+    if megabytes is not None:
+        os.environ["PIXELSLEUTH_MEMORY_BUDGET_MB"] = str(megabytes)
+
+
+def _check_names(names: list[str] | None) -> None:
+    """KeyError for an analyzer name that is neither built in nor a plugin's."""
+    from pixelsleuth.analyzers import BUILTIN, available_analyzers
+
+    if names and any(n not in BUILTIN for n in names):
+        unknown = [n for n in names if n not in available_analyzers()]
+        if unknown:
+            raise KeyError(
+                f"unknown analyzer(s): {', '.join(unknown)}; "
+                f"available: {', '.join(available_analyzers())}"
+            )
+
+
 def _analyzer_list(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -100,8 +133,14 @@ def analyze(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show all evidence.")] = False,
     stability: Annotated[
-        bool, typer.Option(help="Check the verdict on recompressed and rescaled copies.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Check the verdict on recompressed and rescaled copies (default: the "
+            "profile's; on in full, off in triage)."
+        ),
+    ] = None,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
+    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
 ) -> None:
     """Analyse images and print what each analyzer found.
 
@@ -110,7 +149,7 @@ def analyze(
     import os
 
     from pixelsleuth.analyze import analyze_file
-    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.analyzers import create_analyzers, get_profile
     from pixelsleuth.imageio import Limits
     from pixelsleuth.messages import in_words
     from pixelsleuth.render import render_text, write_heatmaps
@@ -119,11 +158,13 @@ def analyze(
         if not c2pa_trust_anchors.is_file():
             _fail(f"{c2pa_trust_anchors}: no such trust-anchor file")
         os.environ["PIXELSLEUTH_C2PA_TRUST_ANCHORS"] = str(c2pa_trust_anchors)
+    _set_budget(memory_budget_mb)
     limits = Limits.from_env()
     if max_pixels is not None:
         limits = Limits(max_pixels=max_pixels, max_file_bytes=limits.max_file_bytes)
     try:
-        instances = create_analyzers(_analyzer_list(analyzers))
+        instances = create_analyzers(_analyzer_list(analyzers), profile)
+        stability = get_profile(profile).stability if stability is None else stability
     except KeyError as exc:
         _fail(str(exc.args[0]))
     failed = 0
@@ -171,22 +212,31 @@ def audit(
         str | None, typer.Option(help="Comma-separated analyzers (default: all).")
     ] = None,
     stability: Annotated[
-        bool, typer.Option(help="Check each verdict on recompressed and rescaled copies.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            help="Check each verdict on recompressed and rescaled copies (default: the "
+            "profile's; on in full, off in triage)."
+        ),
+    ] = None,
+    profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
+    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
     backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, or local).")
     ] = None,
 ) -> None:
     """Audit every file under a folder; rows are streamed to --out as they finish."""
-    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.analyzers import get_profile
     from pixelsleuth.audit import audit as run
     from pixelsleuth.audit import extras_path, write_csv
     from pixelsleuth.htmlreport import write_html
 
+    _set_budget(memory_budget_mb)
     names = _analyzer_list(analyzers)
     try:
-        create_analyzers(names)  # fail fast on an unknown name
+        # fail fast on an unknown name, without importing the analyzers' libraries here
+        stability = get_profile(profile).stability if stability is None else stability
+        _check_names(names)
         summary = run(
             folder,
             out,
@@ -194,6 +244,7 @@ def audit(
             resume=resume,
             analyzers=names,
             stability=stability,
+            profile=profile,
             extras=html is not None,
             backend=backend,
             ray_address=ray_address,

@@ -176,6 +176,7 @@ class LoadedImage:
         because forensic traces live in the stored pixel grid). Cached."""
 
         def decode() -> Image.Image:
+            self._check_budget()
             im = self.open()
             try:
                 with warnings.catch_warnings():
@@ -194,6 +195,7 @@ class LoadedImage:
         """Pixels as a uint8 array, H×W×3, RGB, values 0–255. Cached; do not modify."""
 
         def convert() -> np.ndarray:
+            self._check_budget()
             if self.header_error is None and self.info.format == "JPEG":
                 arr = decode_jpeg_rgb(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
@@ -216,12 +218,28 @@ class LoadedImage:
         """Luma as float32, H×W, values 0–255 (ITU-R BT.601 weights). Cached."""
 
         def convert() -> np.ndarray:
-            rgb = self.rgb().astype(np.float32)
-            luma = rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+            # channel by channel, in place: the same float32 values as converting the whole
+            # RGB array first, without its 12 bytes per pixel
+            rgb = self.rgb()
+            luma = rgb[..., 0].astype(np.float32)
+            luma *= 0.299
+            for channel, weight in ((1, 0.587), (2, 0.114)):
+                part = rgb[..., channel].astype(np.float32)
+                part *= weight
+                luma += part
             luma.setflags(write=False)
             return luma
 
         return self.memo("gray", convert)
+
+    def _check_budget(self) -> None:
+        """ImageTooLargeError, before any pixel is decoded, when analysing this many pixels
+        would exceed the memory budget (pixelsleuth.budget)."""
+        from pixelsleuth.budget import over_budget
+
+        reason = over_budget(self.pixel_count)
+        if reason is not None:
+            raise ImageTooLargeError(reason)
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Compute something once per file and share it between analyzers (errors included)."""

@@ -5,7 +5,14 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+# Without an NVIDIA GPU, PyTorch's CPU build: the default PyPI build brings about 3 GB of CUDA
+# libraries that such a machine never uses. PIXELSLEUTH_TORCH=default keeps PyPI's build.
+if ! command -v nvidia-smi >/dev/null 2>&1 && [ "${PIXELSLEUTH_TORCH:-cpu}" = cpu ] \
+    && ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  .venv/bin/python -m pip install -q torch torchvision --index-url https://download.pytorch.org/whl/cpu
+fi
+# What a user needs; the test tools (pytest, ruff, Playwright, Ray) are in the dev extra
+.venv/bin/python -m pip install -q -e .
 
 corpus=../shared/corpus
 samples=()

@@ -8,6 +8,7 @@ or repeated compression the error levels even out.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import cv2
@@ -16,23 +17,60 @@ from PIL import Image
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
-from pixelsleuth.forensics.maps import block_mean, limit_size, normalize, robust_z
-from pixelsleuth.imageio import LoadedImage, jpeg_roundtrip
+from pixelsleuth.forensics.maps import block_mean, limit_size, robust_z
+from pixelsleuth.imageio import LoadedImage, decode_jpeg_rgb, jpeg_roundtrip
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 ELA_QUALITY = 90
 ELA_BLOCK = 16
+ELA_STRIPE_ROWS = 512  # a multiple of 16: stripes start on the JPEG block grid
+HALO = 16
 
 
 def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
     """Per-pixel error level: max over R, G, B of |image − JPEG re-save at ``quality``|.
 
-    ``rgb``: uint8 H×W×3. Returns float32 H×W in 0–255 (grey levels).
+    ``rgb``: uint8 H×W×3. Returns uint8 H×W (grey levels, 0–255).
+
+    Re-saved ELA_STRIPE_ROWS rows at a time, each with HALO rows around it: JPEG codes 16×16
+    blocks (at 4:2:0) on the same grid as the whole image's, and decoding reaches one chroma
+    row across a block edge, so inside the halo the pixels are those of re-saving the whole
+    image, while the temporaries stay a few MB at any image size.
     """
-    resaved = np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
-    diff = cv2.absdiff(np.ascontiguousarray(rgb), resaved)  # uint8, no int16 copies
-    # an elementwise maximum of the three planes is ~20× faster than max(axis=2) here
-    return np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2]).astype(np.float32)
+    h = rgb.shape[0]
+    levels = np.empty(rgb.shape[:2], np.uint8)
+    for y0 in range(0, h, ELA_STRIPE_ROWS):
+        y1 = min(y0 + ELA_STRIPE_ROWS, h)
+        top, bottom = max(y0 - HALO, 0), min(y1 + HALO, h)
+        part = np.ascontiguousarray(rgb[top:bottom])
+        diff = cv2.absdiff(part, _resaved(part, quality))  # uint8, no int16 copies
+        # an elementwise maximum of the three planes is ~20× faster than max(axis=2) here
+        level = np.maximum(diff[..., 0], diff[..., 1])
+        np.maximum(level, diff[..., 2], out=level)
+        levels[y0:y1] = level[y0 - top : y1 - top]
+    return levels
+
+
+def _scaled(levels: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """:func:`normalize` of uint8 error levels through a 256-entry table: the percentiles of
+    the levels, one float32 copy at the end rather than three."""
+    a, b = np.percentile(levels, [lo, hi])
+    if b - a < 1e-12:
+        return np.zeros(levels.shape, np.float32)
+    table = np.clip((np.arange(256, dtype=np.float32) - a) / (b - a), 0, 1).astype(np.float32)
+    return table[levels]
+
+
+def _resaved(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` saved by Pillow as JPEG at ``quality`` and decoded again (uint8 H×W×3): the
+    pixels of :func:`jpeg_roundtrip`, decoded by libjpeg-turbo straight into one array where
+    it is installed (the same values, without Pillow's conversion copies)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+    decoded = decode_jpeg_rgb(buf.getvalue())
+    if decoded is not None and decoded.shape == rgb.shape:
+        return decoded
+    return np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
 
 
 def ela_unevenness(block_levels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -64,6 +102,7 @@ class ElaAnalyzer(Analyzer):
         rgb = image.rgb()
         levels = error_level(rgb)
         blocks = block_mean(levels, ELA_BLOCK)
+        counts = np.bincount(levels.ravel(), minlength=256)
         if blocks.size < 16:
             return Finding(self.name, "The image is too small for error level analysis.")
         score, _ = ela_unevenness(blocks)
@@ -71,7 +110,7 @@ class ElaAnalyzer(Analyzer):
         details: dict[str, Any] = {
             "resave_quality": ELA_QUALITY,
             "block": ELA_BLOCK,
-            "mean_error_level": round(float(levels.mean()), 3),
+            "mean_error_level": round(float(counts @ np.arange(256)) / max(levels.size, 1), 3),
             "p99_block_error_level": round(float(np.percentile(blocks, 99)), 3),
             "unevenness": round(score, 4),
         }
@@ -80,7 +119,7 @@ class ElaAnalyzer(Analyzer):
             "ela",
             f"Error level after re-saving at quality {ELA_QUALITY}, amplified "
             "(bright = changed more).",
-            limit_size(normalize(levels, 0.5, 99.5)),
+            limit_size(_scaled(levels, 0.5, 99.5)),
         )
         evidence: list[Evidence] = []
         if kind != "jpeg":

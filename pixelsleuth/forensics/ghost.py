@@ -82,14 +82,30 @@ def ghost_differences(
     smoothing of chroma upsampling (a fixed factor); left out: rounding and clipping to 8-bit
     pixels, a fraction of a grey level.
     """
-    from pixelsleuth.forensics.jpeg import IJG_CHROMA, IJG_LUMA
-
     if block % 16:
         raise ValueError(f"block must be a multiple of 16 (one chroma block), not {block}")
     h = (rgb.shape[0] // block) * block
     w = (rgb.shape[1] // block) * block
     if h == 0 or w == 0:
         return np.zeros((len(qualities), 0, 0), np.float32)
+    # A stripe of whole blocks at a time: each block's energy depends on its own pixels only,
+    # so the result is the same, and the float32 planes stay a few MB instead of 6 × 4 bytes
+    # per pixel (over 500 MB at 22 MP).
+    rows = max(block, (STRIPE_PIXELS // max(w, 1)) // block * block)
+    stripes = [_stripe_energy(rgb[y : y + rows, :w], qualities, block) for y in range(0, h, rows)]
+    return np.concatenate(stripes, axis=1)
+
+
+STRIPE_PIXELS = 1 << 20  # pixels per stripe that ghost_differences works on at once
+
+
+def _stripe_energy(rgb: np.ndarray, qualities: tuple[int, ...], block: int) -> np.ndarray:
+    """:func:`ghost_differences` of a stripe whose height and width are multiples of
+    ``block``."""
+    from pixelsleuth.forensics.jpeg import IJG_CHROMA, IJG_LUMA
+
+    h = (rgb.shape[0] // block) * block
+    w = rgb.shape[1]
     r, g, b = (rgb[:h, :w, c].astype(np.float32) for c in range(3))
     luma = 0.299 * r + 0.587 * g + 0.114 * b
     cb = -0.168736 * r - 0.331264 * g + 0.5 * b + 128.0
@@ -155,6 +171,29 @@ def _boundary_excess(g: np.ndarray, axis: int) -> np.ndarray:
     return np.maximum(a - 0.5 * (before + after), 0.0)
 
 
+def _stripe_steps(
+    gray: np.ndarray, y0: int, y1: int, h: int, w: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``y0:y1`` of the horizontal and vertical boundary steps over the ``h``×``w``
+    top-left part of ``gray`` (each boundary's |difference| in excess of its neighbours'),
+    exactly as :func:`_boundary_excess` gives them on the whole plane: the boundary after the
+    last column (row) is against the next one, or against a repeat where the image ends."""
+    cols = gray[y0:y1, : w + 1].astype(np.float32)
+    if cols.shape[1] == w:
+        cols = np.pad(cols, ((0, 0), (0, 1)), mode="edge")
+    steps_x = _boundary_excess(cols, axis=1)  # boundary after column x
+    top, bottom = max(y0 - 1, 0), min(y1 + 1, h)  # the rows whose steps are needed, ±1
+    rows = gray[top : bottom + 1, :w].astype(np.float32)
+    if bottom == gray.shape[0]:
+        rows = np.concatenate([rows, rows[-1:]])
+    a = np.abs(np.diff(rows, axis=0))  # a[i]: the step after row top + i
+    first, last = y0 - top, y1 - top
+    before = a[first - 1 : last - 1] if y0 else np.concatenate([a[:1], a[: last - 1]])
+    after = a[first + 1 : last + 1] if y1 < h else np.concatenate([a[first + 1 : last], a[-1:]])
+    steps_y = np.maximum(a[first:last] - 0.5 * (before + after), 0.0)
+    return steps_x, steps_y
+
+
 def blocking_map(gray: np.ndarray, cell: int = GRID_CELL, window: int = GRID_WINDOW) -> np.ndarray:
     """Local strength of 8×8 JPEG blocking, at whatever grid phase it has.
 
@@ -168,13 +207,18 @@ def blocking_map(gray: np.ndarray, cell: int = GRID_CELL, window: int = GRID_WIN
     h, w = (gray.shape[0] // cell) * cell, (gray.shape[1] // cell) * cell
     if h == 0 or w == 0:
         return np.zeros((0, 0), np.float32)
-    g = np.pad(gray.astype(np.float32), ((0, 1), (0, 1)), mode="edge")
-    steps_x = _boundary_excess(g[:h, : w + 1], axis=1)  # boundary after column x
-    steps_y = _boundary_excess(g[: h + 1, :w], axis=0)
     per = cell // 8
-    prof_x = steps_x.reshape(h // cell, cell, w // cell, per, 8).sum(axis=(1, 3))
-    prof_y = steps_y.reshape(h // cell, per, 8, w // cell, cell).sum(axis=(1, 4))
-    prof_y = prof_y.transpose(0, 2, 1)
+    # A stripe of whole cells at a time, with the rows around it that the vertical steps
+    # need: the same profiles, without a dozen full-size float32 temporaries.
+    rows = max(cell, (STRIPE_PIXELS // max(w, 1)) // cell * cell)
+    parts_x, parts_y = [], []
+    for y0 in range(0, h, rows):
+        y1 = min(y0 + rows, h)
+        steps_x, steps_y = _stripe_steps(gray, y0, y1, h, w)
+        parts_x.append(steps_x.reshape((y1 - y0) // cell, cell, w // cell, per, 8).sum(axis=(1, 3)))
+        parts_y.append(steps_y.reshape((y1 - y0) // cell, per, 8, w // cell, cell).sum(axis=(1, 4)))
+    prof_x = np.concatenate(parts_x)
+    prof_y = np.concatenate(parts_y).transpose(0, 2, 1)
     floor = GRID_FLOOR * cell * cell / 8  # per window and phase
     strength = np.zeros(prof_x.shape[:2], np.float32)
     for prof in (prof_x, prof_y):

@@ -215,6 +215,22 @@ def block_dct(luma: np.ndarray, offset: int = 0) -> np.ndarray:
     return dctn(blocks.transpose(0, 2, 1, 3), axes=(2, 3), norm="ortho")
 
 
+def _block_dct_at(
+    luma: np.ndarray, offset: int, frequencies: list[tuple[int, int]], rows: int = 64
+) -> np.ndarray:
+    """:func:`block_dct` of ``luma`` at ``offset``, only at ``frequencies`` (row, column):
+    (len(frequencies), blocks_y, blocks_x) float64, the same values. ``rows`` block rows are
+    transformed at a time, so that no full-size float64 copy of the image is made."""
+    plane = luma[offset:, offset:]
+    by, bx = plane.shape[0] // 8, plane.shape[1] // 8
+    out = np.empty((len(frequencies), by, bx), np.float64)
+    index = tuple(np.array(f) for f in zip(*frequencies, strict=True))
+    for y in range(0, by, rows):
+        stripe = block_dct(plane[y * 8 : (y + rows) * 8, : bx * 8])
+        out[:, y : y + rows] = np.moveaxis(stripe[:, :, index[0], index[1]], 2, 0)
+    return out
+
+
 _DCT8 = dct(np.eye(8), axis=0, norm="ortho").astype(np.float32)  # _DCT8 @ x = DCT of x
 
 
@@ -240,14 +256,14 @@ def double_compression_score(
     A once-compressed image looks like its calibrated copy; an earlier compression leaves
     periodic peaks and gaps that the copy lacks. None when the image is too small to tell.
     """
-    calibrated = block_dct(luma, offset=4)
+    frequencies = [divmod(int(ZIGZAG[zz]), 8) for zz in range(1, _FREQUENCIES + 1)]
+    calibrated = _block_dct_at(luma, 4, frequencies)
     distances = []
-    for zz in range(1, _FREQUENCIES + 1):
-        r, c = divmod(int(ZIGZAG[zz]), 8)
+    for (r, c), shifted in zip(frequencies, calibrated, strict=True):
         actual = np.abs(coefficients[:, :, r, c].ravel())
         if np.count_nonzero(actual) < _MIN_COEFFICIENTS:
             continue
-        reference = np.abs(np.round(calibrated[:, :, r, c].ravel() / max(qtable[r, c], 1)))
+        reference = np.abs(np.round(shifted.ravel() / max(qtable[r, c], 1)))
         h_act, h_ref = _hist(actual), _hist(reference.astype(np.int64))
         # Subtract the L1 distance that sampling noise alone gives two histograms of this
         # size, so that small images are judged by the same standard as large ones.
@@ -294,6 +310,11 @@ class JpegAnalyzer(Analyzer):
     needs_pixels = False  # the tables need no decoding; double compression decodes itself
     order = 40
 
+    def __init__(self, double_compression: bool = True) -> None:
+        """``double_compression``: also look for an earlier compression in the DCT
+        coefficients (this decodes the pixels); without it, the tables alone (triage)."""
+        self.double_compression = double_compression
+
     def analyze(self, image: LoadedImage) -> Finding:
         meta = parsed_metadata(image)
         tables = jpeg_tables(image)
@@ -331,7 +352,10 @@ class JpegAnalyzer(Analyzer):
             "imagemagick": imagemagick_quality(info.qtables),
         }
         self._signature_evidence(info, quality, canonical_fields(meta), evidence, details)
-        self._double_compression(image, info, evidence, details)
+        if self.double_compression:
+            self._double_compression(image, info, evidence, details)
+        else:
+            details["double_compression"] = {"score": None, "reason": "not checked (triage)"}
         return Finding(
             analyzer=self.name,
             summary=self._summary(quality, info, evidence),

@@ -24,16 +24,21 @@ def block_mean(x: np.ndarray, block: int) -> np.ndarray:
     return block_view(x, block).mean(axis=(2, 3), dtype=np.float64).astype(np.float32)
 
 
-def normalize(x: np.ndarray, lo: float = 1.0, hi: float = 99.0) -> np.ndarray:
-    """Scale by robust percentiles into [0, 1] (float32)."""
+def normalize(
+    x: np.ndarray, lo: float = 1.0, hi: float = 99.0, in_place: bool = False
+) -> np.ndarray:
+    """Scale by robust percentiles into [0, 1] (float32). ``in_place``: a float32 ``x`` that
+    the caller no longer needs is scaled itself, without another full-size array."""
     x = np.asarray(x, dtype=np.float32)
-    finite = x[np.isfinite(x)]
+    finite = x if np.isfinite(x).all() else x[np.isfinite(x)]  # no copy in the usual case
     if finite.size == 0:
         return np.zeros_like(x)
     a, b = np.percentile(finite, [lo, hi])
     if b - a < 1e-12:
         return np.zeros_like(x)
-    return np.clip((x - a) / (b - a), 0.0, 1.0).astype(np.float32)
+    out = np.subtract(x, a, out=x if in_place else None)  # scaled and clipped in place
+    out /= b - a
+    return np.clip(out, 0.0, 1.0, out=out).astype(np.float32, copy=False)
 
 
 def limit_size(x: np.ndarray, max_side: int = MAX_MAP_SIDE) -> np.ndarray:

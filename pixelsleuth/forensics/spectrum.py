@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import maximum_filter, median_filter
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import maximum_filter
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
@@ -42,9 +43,25 @@ def residual_spectrum(gray: np.ndarray, size: int = SPECTRUM_SIZE) -> np.ndarray
     # interpolated image has a periodic *variance* instead, which shows in |residual|.
     for signal in (residual, np.abs(residual)):
         spec = np.abs(np.fft.fftshift(np.fft.fft2((signal - signal.mean()) * window))) ** 2
-        background = median_filter(spec, size=9, mode="wrap")
+        background = median_filter_wrap(spec, 9)
         whitened.append(spec / np.maximum(background, 1e-9))
     return np.maximum(*whitened).astype(np.float32)
+
+
+def median_filter_wrap(x: np.ndarray, size: int, rows: int = 64) -> np.ndarray:
+    """The median of each ``size``×``size`` window (odd ``size``) of a 2-D array, wrapping at
+    the edges: the values of ``scipy.ndimage.median_filter(x, size, mode="wrap")``, about three
+    times faster, by partitioning the windows of ``rows`` rows at a time (a bounded copy)."""
+    r = size // 2
+    padded = np.pad(x, r, mode="wrap")
+    out = np.empty_like(x)
+    middle = size * size // 2
+    for y0 in range(0, x.shape[0], rows):
+        y1 = min(y0 + rows, x.shape[0])
+        windows = sliding_window_view(padded[y0 : y1 + 2 * r], (size, size))
+        flat = windows.reshape(y1 - y0, x.shape[1], size * size)
+        out[y0:y1] = np.partition(flat, middle, axis=2)[..., middle]
+    return out
 
 
 def find_peaks(whitened: np.ndarray, ratio: float = PEAK_RATIO) -> list[dict[str, Any]]:

@@ -1,0 +1,56 @@
+"""The memory budget: how much memory the analysis of one image may take.
+
+An image whose full analysis would need more than the budget is not decoded: its pixel
+analyzers each say so in words (``LoadedImage.rgb`` raises ImageTooLargeError), while the
+analyzers that read the file's bytes (metadata, provenance, JPEG tables) still run. The
+default is fitted to the machine (a quarter of its memory, between 1.5 and 3 GiB);
+``PIXELSLEUTH_MEMORY_BUDGET_MB`` (or ``--memory-budget-mb``) sets it.
+"""
+
+from __future__ import annotations
+
+import os
+
+MIB = 2**20
+GIB = 2**30
+# Fitted to bench/bench_memory.py's peaks of a full analysis (stability copies included) in
+# a fresh process, docs/evaluations/2026-12-02/speed-memory.json: 1765 MiB at 22.1 MP and
+# 4084 MiB at 100.7 MP, i.e. about 31 bytes per pixel (the image's RGB, luma and Pillow
+# planes, a stability copy's, the largest analyzer's temporaries) on top of 1100 MiB that the
+# process holds anyway (of which `import torch`, PyPI's CUDA build, is 709 MiB and timm 200).
+BYTES_PER_PIXEL = 31
+BASELINE_BYTES = 1100 * MIB
+
+
+def memory_budget_bytes() -> int:
+    """The budget in bytes: PIXELSLEUTH_MEMORY_BUDGET_MB if set, else a quarter of the
+    machine's memory, at least 1.5 GiB and at most 3 GiB."""
+    value = os.environ.get("PIXELSLEUTH_MEMORY_BUDGET_MB")
+    if value:
+        try:
+            return max(0, int(float(value) * MIB))
+        except ValueError:
+            pass  # a typo must not stop the analysis: the machine's default applies
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        total = 8 * GIB
+    return int(min(max(total / 4, 1.5 * GIB), 3 * GIB))
+
+
+def estimated_bytes(pixels: int) -> int:
+    """What analysing an image of ``pixels`` pixels is expected to take at its peak."""
+    return BASELINE_BYTES + BYTES_PER_PIXEL * max(pixels, 0)
+
+
+def over_budget(pixels: int) -> str | None:
+    """Why an image of ``pixels`` pixels is not decoded under the budget, or None if it fits."""
+    budget = memory_budget_bytes()
+    need = estimated_bytes(pixels)
+    if need <= budget:
+        return None
+    return (
+        f"analysing its {pixels / 1e6:.1f} MP would take about {need / GIB:.1f} GiB of memory, "
+        f"over the memory budget of {budget / GIB:.1f} GiB (raise it with --memory-budget-mb "
+        "or PIXELSLEUTH_MEMORY_BUDGET_MB); the file's metadata was still read"
+    )

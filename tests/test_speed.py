@@ -1,0 +1,110 @@
+"""The faster code paths give the results of the plain ones, and the triage profile runs what
+it says. Speed itself is measured by the benchmarks in bench/, never by timed tests."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from scipy.ndimage import median_filter
+
+from pixelsleuth.audit import AuditOptions, analyse_path
+from pixelsleuth.forensics import copymove, ghost
+from pixelsleuth.forensics.spectrum import median_filter_wrap, residual_spectrum
+from pixelsleuth.imageio import load_image
+
+from .conftest import corpus_dir
+from .test_bad_input import run_cli
+
+TRIAGE = ["metadata", "generator-metadata", "provenance", "jpeg", "detector"]
+
+
+def _camera(name: str):
+    return corpus_dir("real", "camera") / f"drewnoakes+metadata-extractor-images__jpg__{name}.jpg"
+
+
+def test_triage_profile_runs_the_file_level_analyzers_and_the_detector():
+    path = _camera("Canon EOS 7D")
+    proc = run_cli("analyze", "--json", "--profile", "triage", str(path))
+    assert proc.returncode == 0, proc.stderr
+    findings = {f["analyzer"]: f for f in json.loads(proc.stdout)["findings"]}
+    assert list(findings) == TRIAGE
+    jpeg = findings["jpeg"]
+    assert jpeg["details"]["double_compression"]["score"] is None  # tables only
+    assert jpeg["details"]["quality"]["estimate"] > 90  # the tables were still read
+    assert findings["metadata"]["score"] is not None
+
+
+def test_triage_profile_in_an_audit_worker_and_unknown_profiles():
+    row = analyse_path(str(_camera("Canon EOS 7D")), AuditOptions(profile="triage"))
+    assert row["error"] is None and list(row["findings"]) == TRIAGE
+    bad = run_cli("analyze", "--profile", "fastest", str(_camera("Canon EOS 7D")))
+    assert bad.returncode == 2 and "unknown profile 'fastest'" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["Sony Ericsson U10i", "Canon EOS 7D"])
+def test_stripes_give_the_maps_of_the_whole_image(monkeypatch, name):
+    # ghost works stripe by stripe to bound its memory; the stripes must not show
+    image = load_image(_camera(name))
+    gray, rgb = image.gray()[:, :-3], image.rgb()[:-5]  # ragged edges, not block multiples
+    qualities = (60, 70, 80)
+    whole_grid, whole_ghost = ghost.blocking_map(gray), ghost.ghost_differences(rgb, qualities)
+    monkeypatch.setattr(ghost, "STRIPE_PIXELS", 5000)  # stripes of one cell / block row
+    assert np.array_equal(ghost.blocking_map(gray), whole_grid)
+    assert np.array_equal(ghost.ghost_differences(rgb, qualities), whole_ghost)
+    assert whole_grid.shape == (gray.shape[0] // 16, gray.shape[1] // 16)
+
+
+def test_spectrum_median_is_scipys():
+    gray = load_image(_camera("Sony Ericsson U10i")).gray()
+    spectrum = np.abs(np.fft.fft2(gray[:256, :256] - gray[:256, :256].mean())) ** 2
+    assert np.array_equal(
+        median_filter_wrap(spectrum, 9), median_filter(spectrum, size=9, mode="wrap")
+    )
+    assert residual_spectrum(gray).shape == (512, 512)
+
+
+def test_nearest_descriptors_are_the_brute_force_matchers():
+    gray = np.clip(np.rint(load_image(_camera("Sony Ericsson U10i")).gray()), 0, 255)
+    gray = cv2.resize(gray.astype(np.uint8), None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    _, desc = cv2.SIFT_create(nfeatures=2000).detectAndCompute(gray, None)
+    indices, distances = copymove._nearest(desc, 6)
+    matches = cv2.BFMatcher(cv2.NORM_L2).knnMatch(desc, desc, k=6)
+    expected = np.array([[m.distance for m in row] for row in matches], np.float32)
+    assert np.array_equal(distances, expected)
+    same = indices == np.array([[m.trainIdx for m in row] for row in matches])
+    assert same.mean() > 0.999  # only equally distant neighbours may be ordered differently
+    assert np.array_equal(indices[:, 0], np.arange(len(desc)))  # itself first (distance 0)
+
+
+def test_copy_move_findings_do_not_depend_on_what_ran_before():
+    folder = corpus_dir("forged", "copy-move")
+    target = folder / "michalsorel+jpegcopymove__NoSo_dataset__02_mod.png"
+    others = [folder / f"michalsorel+jpegcopymove__NoSo_dataset__0{i}_mod.png" for i in (1, 3)]
+    analyzer = copymove.CopyMoveAnalyzer()
+    first = analyzer.analyze(load_image(target)).details
+    for other in others:  # RANSAC draws from OpenCV's generator in between
+        analyzer.analyze(load_image(other))
+    assert analyzer.analyze(load_image(target)).details == first
+    assert first["exact_copies"] >= 1, "the forgery's clone is found"
+
+
+def test_an_image_over_the_memory_budget_is_refused_in_words_and_its_metadata_read(
+    monkeypatch,
+):
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.budget import GIB, memory_budget_bytes
+
+    monkeypatch.delenv("PIXELSLEUTH_MEMORY_BUDGET_MB", raising=False)
+    assert 1.5 * GIB <= memory_budget_bytes() <= 3 * GIB  # the machine's default
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "100")
+    report = analyze_file(_camera("Canon EOS 7D"), ["metadata", "ela"], verdict=False)
+    metadata, ela = report.findings
+    assert metadata.error is None and "Canon EOS 7D" in " ".join(
+        e.message for e in metadata.evidence
+    )
+    assert ela.error is not None and "over the memory budget of 0.1 GiB" in ela.summary
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "3000")
+    assert analyze_file(_camera("Canon EOS 7D"), ["ela"], verdict=False).findings[0].error is None
