@@ -472,6 +472,59 @@ def add_real(
     )
 
 
+@datasets_app.command("build-pool")
+def build_pool(
+    sources: Annotated[
+        Path, typer.Option(help="training-sources.csv: what may be used, commits, licences.")
+    ] = Path("../shared/data/training-sources.csv"),
+    snapshots: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of git snapshots/clones (owner+name/repo, name/.git) and of "
+            "extracted Debian packages (debian/PACKAGE)."
+        ),
+    ] = Path("snapshots"),
+    out: Annotated[Path, typer.Option(help="The pool folder (outside the repository).")] = Path(
+        "pool"
+    ),
+    corpus: Annotated[
+        Path | None, typer.Option(help="A corpus manifest.csv whose duplicates are dropped.")
+    ] = None,
+    photos: Annotated[
+        list[Path] | None, typer.Option(help="A folder of your own real photos (repeatable).")
+    ] = None,
+    cap: Annotated[int | None, typer.Option(help="Images per source (overrides each cap).")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Build only this source (repeatable).")
+    ] = None,
+) -> None:
+    """Build the detector's training pool from local copies of the listed sources: deduplicated
+    against the corpus and across sources, capped per source, with a data card."""
+    from pixelsleuth.datasets.pool import build_pool as run
+
+    if not sources.is_file():
+        _fail(f"no sources list at {sources}")
+    if not snapshots.is_dir():
+        _fail(f"no snapshots folder at {snapshots}")
+    if corpus is not None and not corpus.is_file():
+        _fail(f"no corpus manifest at {corpus}")
+    report = run(
+        sources,
+        snapshots,
+        out,
+        corpus_manifest=corpus,
+        photo_folders=tuple(photos or ()),
+        cap=cap,
+        only=tuple(only or ()),
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(
+        f"kept {sum(report.kept.values())} images from {len(report.kept)} sources "
+        f"({sum(report.duplicates.values())} duplicates dropped) → {out}/manifest.csv, "
+        f"{out}/DATA_CARD.md"
+    )
+
+
 @app.command("app")
 def run_app(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8501,
