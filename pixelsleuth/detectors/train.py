@@ -56,6 +56,8 @@ class TrainConfig:
     # ImageNet weights); None: random initialisation
     init: str | None = None
     norm: tuple[float, float] | None = None
+    webp: float = 0.0  # share of the crops not JPEG-compressed that are WebP-compressed instead
+    jpeg: float = 0.8  # share of crops JPEG-compressed (random quality)
     target_fpr: float = 0.05
     seed: int = 0
     threads: int | None = None
@@ -209,7 +211,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if not any(s.label for s in samples) or all(s.label for s in samples):
         raise ValueError("training needs both AI and real images")
     train_s, val_s, held = split_train_validation(samples, cfg.seed)
-    augment = Augment(crop=cfg.crop)
+    augment = Augment(crop=cfg.crop, p_jpeg=cfg.jpeg, p_webp=cfg.webp)
     train_patches, _ = _patches(train_s, cfg, rng, "train patches")
     train_ds = PatchDataset(train_patches, augment, cfg.seed)
     # validation: fixed processing (JPEG q90, no flips), the same every epoch

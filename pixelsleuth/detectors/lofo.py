@@ -1,0 +1,212 @@
+"""`pixelsleuth eval-lofo`: leave-one-generator-family-out evaluation.
+
+For every generator family with at least ``min_family`` images (FLUX.1, SDXL, SD 1.x, ...), a
+detector is trained on the ``train`` split of everything else — that family's images never
+trained — and measured on that family's images against real photos of the ``test`` split
+(which no fold trained on), beside a reference detector (today's shipped weights) on exactly
+the same images. Three views of every image:
+
+- ``jpeg90``: JPEG q90 without metadata, the way images travel on the web;
+- ``neutral``: a native 256×256 centre crop of both classes, JPEG-compressed twice (q95 then
+  q90), so that neither shape (square fakes, oblong photos) nor compression history (WebP
+  fakes, JPEG photos) can separate the classes;
+- ``jpeg75+rescale0.5``: the jpeg90 view rescaled 0.5× and saved at q75 (robustness).
+
+Reported per fold and view: AUC with its bootstrap interval, FPR on real photos at each
+detector's own threshold, broken down by the kind of photo (phone, camera, wallpaper, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from pixelsleuth.datasets.samples import Sample, corpus_split, hash_unit, load_samples
+from pixelsleuth.detectors.evaluate import metrics, prepare
+from pixelsleuth.imageio import jpeg_roundtrip
+
+VIEWS = ("jpeg90", "neutral", "jpeg75+rescale0.5")
+NEUTRAL_SIDE = 256
+
+
+def neutral_view(path: Path, side: int = NEUTRAL_SIDE) -> np.ndarray | None:
+    """The native ``side``² centre crop of an image, JPEG-compressed at q95 then q90 (both
+    classes alike); None when a side is shorter than ``side``."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+    if min(im.size) < side:
+        return None
+    x0, y0 = (im.width - side) // 2 // 2 * 2, (im.height - side) // 2 // 2 * 2
+    im = im.crop((x0, y0, x0 + side, y0 + side))
+    return np.asarray(jpeg_roundtrip(jpeg_roundtrip(im, 95), 90))
+
+
+def view(path: Path, name: str) -> np.ndarray | None:
+    """One of :data:`VIEWS` of the image at ``path``."""
+    if name == "neutral":
+        return neutral_view(path)
+    if name == "jpeg90":
+        return prepare(path, None, None)
+    if name == "jpeg75+rescale0.5":
+        return prepare(path, 0.5, 75)
+    raise ValueError(f"unknown view {name!r}; use one of {', '.join(VIEWS)}")
+
+
+def families(samples: Sequence[Sample], min_family: int) -> list[str]:
+    """AI families with at least ``min_family`` images, largest first ("mixed" and unknown
+    families are never held out: they are not one family)."""
+    counts = Counter(s.family for s in samples if s.label == 1)
+    return [f for f, n in counts.most_common() if n >= min_family and f not in ("", "mixed")]
+
+
+@dataclass
+class LofoConfig:
+    data: list[str]
+    out: Path
+    reference: str | None = None  # weights folder of today's detector (None: the shipped ones)
+    min_family: int = 50
+    max_eval_ai: int = 150  # per held-out family, by hash
+    max_eval_real: int = 300  # test-split photos, by hash, shared by every fold
+    only_families: list[str] = field(default_factory=list)
+    train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    progress: bool = True
+
+
+def _take(samples: list[Sample], n: int, salt: str) -> list[Sample]:
+    return sorted(samples, key=lambda s: hash_unit(f"{salt}:{s.path.name}"))[:n]
+
+
+def _score_all(
+    score: Callable[[np.ndarray], float | None],
+    samples: Sequence[Sample],
+    name: str,
+    progress: bool,
+) -> list[float | None]:
+    out = []
+    for s in tqdm(samples, desc=name, unit="img", disable=not progress):
+        rgb = view(s.path, name.split(":")[-1])
+        out.append(None if rgb is None else score(rgb))
+    return out
+
+
+def _fold_metrics(
+    samples: Sequence[Sample], probs: list[float | None], threshold: float
+) -> dict[str, Any]:
+    labels = np.array([s.label for s in samples])
+    p = np.array([np.nan if x is None else x for x in probs], dtype=np.float64)
+    judged = ~np.isnan(p)
+    out = metrics(labels[judged], p[judged], threshold)
+    out["abstained"] = int((~judged).sum())
+    kinds = np.array([s.family or "?" for s in samples])
+    out["fpr_by_kind"] = {
+        k: {
+            "n": int(((kinds == k) & judged & (labels == 0)).sum()),
+            "fpr": float((p[(kinds == k) & judged & (labels == 0)] >= threshold).mean()),
+        }
+        for k in sorted(set(kinds[labels == 0]))
+        if ((kinds == k) & judged & (labels == 0)).any()
+    }
+    return out
+
+
+def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
+    """Train one detector per held-out family, measure it and the reference on the same
+    images; writes OUT/lofo.json and OUT/lofo.md and returns the report."""
+    from pixelsleuth.detectors.analyzer import DEFAULT_WEIGHTS
+    from pixelsleuth.detectors.model import ResidualDetector
+    from pixelsleuth.detectors.train import TrainConfig, train
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = [s for src in cfg.data for s in load_samples(src)]
+    reference = ResidualDetector.from_pretrained(cfg.reference or DEFAULT_WEIGHTS)
+    held_families = cfg.only_families or families(samples, cfg.min_family)
+    test_real = _take(
+        [s for s in samples if s.label == 0 and corpus_split(s.path) == "test"],
+        cfg.max_eval_real,
+        "real",
+    )
+    report: dict[str, Any] = {
+        "data": cfg.data,
+        "views": list(VIEWS),
+        "family_counts": dict(Counter(s.family for s in samples if s.label == 1)),
+        "test_real": len(test_real),
+        "reference": str(cfg.reference or DEFAULT_WEIGHTS),
+        "reference_training_groups": reference.config.training.get("groups", []),
+        "folds": {},
+    }
+    ref_real = {
+        v: _score_all(reference.probability, test_real, f"reference real:{v}", cfg.progress)
+        for v in VIEWS
+    }
+    for family in held_families:
+        start = time.perf_counter()
+        fold_dir = out / f"fold-{family}"
+        train_cfg = TrainConfig(data=cfg.data, out=fold_dir, split="train", progress=cfg.progress)
+        train_cfg = replace(train_cfg, **cfg.train_overrides)
+        fold_groups = sorted({s.group for s in samples if s.label == 1 and s.family == family})
+        train_cfg.exclude_groups = [*train_cfg.exclude_groups, *fold_groups]
+        summary = train(train_cfg)
+        model = ResidualDetector.from_pretrained(fold_dir)
+        held = _take(
+            [s for s in samples if s.label == 1 and s.family == family], cfg.max_eval_ai, family
+        )
+        evaluated = [*held, *test_real]
+        fold: dict[str, Any] = {
+            "held_out_groups": fold_groups,
+            "n_ai": len(held),
+            "train_seconds": summary["seconds"],
+            "train_images": summary["train_images"],
+            "views": {},
+        }
+        for v in VIEWS:
+            new = _score_all(model.probability, held, f"{family} new:{v}", cfg.progress)
+            new += _score_all(model.probability, test_real, f"real new:{v}", cfg.progress)
+            ref = _score_all(reference.probability, held, f"{family} reference:{v}", cfg.progress)
+            ref += ref_real[v]
+            fold["views"][v] = {
+                "new": _fold_metrics(evaluated, new, model.config.threshold),
+                "reference": _fold_metrics(evaluated, ref, reference.config.threshold),
+            }
+        for who in ("new", "reference"):
+            a = fold["views"]["jpeg90"][who].get("auc")
+            b = fold["views"]["jpeg75+rescale0.5"][who].get("auc")
+            if a is not None and b is not None:
+                fold[f"auc_drop_q75_rescale0.5_{who}"] = a - b
+        fold["seconds"] = round(time.perf_counter() - start, 1)
+        report["folds"][family] = fold
+        (out / "lofo.json").write_text(json.dumps(report, indent=2) + "\n")
+    report["recipe"] = {
+        k: v
+        for k, v in asdict(TrainConfig(data=[], out=Path())).items()
+        if k not in ("data", "out")
+    } | cfg.train_overrides
+    (out / "lofo.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "lofo.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The per-family table: AUC (new / reference) per view, FPR at the threshold."""
+    lines = [
+        "| held-out family | images | view | AUC new | AUC reference | FPR new | FPR reference |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for family, fold in report["folds"].items():
+        for v, r in fold["views"].items():
+            new, ref = r["new"], r["reference"]
+            lines.append(
+                f"| {family} | {fold['n_ai']} | {v} | {new.get('auc', float('nan')):.3f} | "
+                f"{ref.get('auc', float('nan')):.3f} | {new.get('fpr_real', float('nan')):.3f} | "
+                f"{ref.get('fpr_real', float('nan')):.3f} |"
+            )
+    return "\n".join(lines) + "\n"
