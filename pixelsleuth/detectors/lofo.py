@@ -31,34 +31,36 @@ from PIL import Image
 from tqdm import tqdm
 
 from pixelsleuth.datasets.samples import Sample, corpus_split, hash_unit, load_samples
-from pixelsleuth.detectors.evaluate import metrics, prepare
+from pixelsleuth.detectors.evaluate import centre_crop, metrics
 from pixelsleuth.imageio import jpeg_roundtrip
 
 VIEWS = ("jpeg90", "neutral", "jpeg75+rescale0.5")
 NEUTRAL_SIDE = 256
 
 
-def neutral_view(path: Path, side: int = NEUTRAL_SIDE) -> np.ndarray | None:
-    """The native ``side``² centre crop of an image, JPEG-compressed at q95 then q90 (both
-    classes alike); None when a side is shorter than ``side``."""
+def views(path: Path) -> dict[str, np.ndarray | None]:
+    """Every one of :data:`VIEWS` of the image at ``path``, decoded once: ``jpeg90`` is the
+    image (centre-cropped to MAX_EVAL_SIDE) at JPEG q90 without metadata, ``neutral`` its
+    native NEUTRAL_SIDE² centre crop at q95 then q90 (None when a side is shorter),
+    ``jpeg75+rescale0.5`` the jpeg90 view rescaled 0.5× and saved at q75."""
     with Image.open(path) as im:
-        im = im.convert("RGB")
-    if min(im.size) < side:
-        return None
-    x0, y0 = (im.width - side) // 2 // 2 * 2, (im.height - side) // 2 // 2 * 2
-    im = im.crop((x0, y0, x0 + side, y0 + side))
-    return np.asarray(jpeg_roundtrip(jpeg_roundtrip(im, 95), 90))
-
-
-def view(path: Path, name: str) -> np.ndarray | None:
-    """One of :data:`VIEWS` of the image at ``path``."""
-    if name == "neutral":
-        return neutral_view(path)
-    if name == "jpeg90":
-        return prepare(path, None, None)
-    if name == "jpeg75+rescale0.5":
-        return prepare(path, 0.5, 75)
-    raise ValueError(f"unknown view {name!r}; use one of {', '.join(VIEWS)}")
+        im = centre_crop(im.convert("RGB"))
+    out: dict[str, np.ndarray | None] = {}
+    q90 = jpeg_roundtrip(im, 90)
+    out["jpeg90"] = np.asarray(q90)
+    if min(im.size) >= NEUTRAL_SIDE:
+        x0 = (im.width - NEUTRAL_SIDE) // 4 * 2
+        y0 = (im.height - NEUTRAL_SIDE) // 4 * 2
+        crop = im.crop((x0, y0, x0 + NEUTRAL_SIDE, y0 + NEUTRAL_SIDE))
+        out["neutral"] = np.asarray(jpeg_roundtrip(jpeg_roundtrip(crop, 95), 90))
+    else:
+        out["neutral"] = None
+    half = q90.resize(
+        (max(1, round(q90.width * 0.5)), max(1, round(q90.height * 0.5))),
+        Image.Resampling.BICUBIC,
+    )
+    out["jpeg75+rescale0.5"] = np.asarray(jpeg_roundtrip(half, 75))
+    return out
 
 
 def families(samples: Sequence[Sample], min_family: int) -> list[str]:
@@ -85,16 +87,21 @@ def _take(samples: list[Sample], n: int, salt: str) -> list[Sample]:
     return sorted(samples, key=lambda s: hash_unit(f"{salt}:{s.path.name}"))[:n]
 
 
-def _score_all(
-    score: Callable[[np.ndarray], float | None],
+def _score_views(
+    scorers: dict[str, Callable[[np.ndarray], float | None]],
     samples: Sequence[Sample],
-    name: str,
+    desc: str,
     progress: bool,
-) -> list[float | None]:
-    out = []
-    for s in tqdm(samples, desc=name, unit="img", disable=not progress):
-        rgb = view(s.path, name.split(":")[-1])
-        out.append(None if rgb is None else score(rgb))
+) -> dict[str, dict[str, list[float | None]]]:
+    """scorer → view → one probability per sample (None where not judged); each image is
+    decoded once for every scorer and view."""
+    out: dict[str, dict[str, list[float | None]]] = {n: {v: [] for v in VIEWS} for n in scorers}
+    for s in tqdm(samples, desc=desc, unit="img", disable=not progress):
+        rgb_views = views(s.path)
+        for name, score in scorers.items():
+            for v in VIEWS:
+                rgb = rgb_views[v]
+                out[name][v].append(None if rgb is None else score(rgb))
     return out
 
 
@@ -144,10 +151,9 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
         "reference_training_groups": reference.config.training.get("groups", []),
         "folds": {},
     }
-    ref_real = {
-        v: _score_all(reference.probability, test_real, f"reference real:{v}", cfg.progress)
-        for v in VIEWS
-    }
+    ref_real = _score_views(
+        {"reference": reference.probability}, test_real, "real (reference)", cfg.progress
+    )["reference"]
     for family in held_families:
         start = time.perf_counter()
         fold_dir = out / f"fold-{family}"
@@ -168,11 +174,16 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
             "train_images": summary["train_images"],
             "views": {},
         }
+        on_held = _score_views(
+            {"new": model.probability, "reference": reference.probability},
+            held,
+            f"{family} (both)",
+            cfg.progress,
+        )
+        on_real = _score_views({"new": model.probability}, test_real, "real (new)", cfg.progress)
         for v in VIEWS:
-            new = _score_all(model.probability, held, f"{family} new:{v}", cfg.progress)
-            new += _score_all(model.probability, test_real, f"real new:{v}", cfg.progress)
-            ref = _score_all(reference.probability, held, f"{family} reference:{v}", cfg.progress)
-            ref += ref_real[v]
+            new = on_held["new"][v] + on_real["new"][v]
+            ref = on_held["reference"][v] + ref_real[v]
             fold["views"][v] = {
                 "new": _fold_metrics(evaluated, new, model.config.threshold),
                 "reference": _fold_metrics(evaluated, ref, reference.config.threshold),
