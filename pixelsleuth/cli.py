@@ -481,6 +481,9 @@ def eval_lofo(
     patches_per_image: Annotated[int, typer.Option(help="Native patches per image.")] = 2,
     max_eval_ai: Annotated[int, typer.Option(help="Held-out images measured per fold.")] = 150,
     max_eval_real: Annotated[int, typer.Option(help="Test-split photos measured.")] = 300,
+    reference_only: Annotated[
+        bool, typer.Option(help="Measure the reference on every fold's images; train nothing.")
+    ] = False,
 ) -> None:
     """Leave-one-generator-family-out: per family, train without it and measure on it against
     unseen real photos, beside the reference detector on the same images."""
@@ -494,7 +497,7 @@ def eval_lofo(
         "max_images_per_group": max_images_per_group,
         "patches_per_image": patches_per_image,
     }
-    if recipe == "lite0":
+    if recipe == "lite0" and not reference_only:
         from pixelsleuth.detectors.pretrained import convert_lite0
 
         init = init or out / "lite0-imagenet.safetensors"
@@ -514,12 +517,13 @@ def eval_lofo(
             max_eval_real=max_eval_real,
             only_families=family or [],
             train_overrides=overrides,
+            train_folds=not reference_only,
         )
     )
     for fam, fold in report["folds"].items():
         r = fold["views"]["jpeg90"]
         typer.echo(
-            f"{fam}: AUC {r['new'].get('auc', float('nan')):.3f} "
+            f"{fam}: AUC {r.get('new', {}).get('auc', float('nan')):.3f} "
             f"(reference {r['reference'].get('auc', float('nan')):.3f})"
         )
     typer.echo(f"→ {out}/lofo.json, {out}/lofo.md")

@@ -337,3 +337,48 @@ def test_validation_split_keeps_a_photo_its_twin_and_its_aligned_fake_together(t
     assert held in {"ai/g0", "ai/g1", "ai/g2", "ai/g3"}  # the aligned group is too large
     assert len(trained_fakes) == 60 - len(val_sources)
     assert all(s.group == held for s in val_s if s.label == 1)
+
+
+def _saved(im: Image.Image, fmt: str, quality: int = 90) -> np.ndarray:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as out:
+        return np.asarray(out.convert("RGB"))
+
+
+def test_the_shipped_detector_cannot_tell_webp_from_jpeg_nor_square_from_oblong():
+    """The format shortcut: the AI sources are mostly square WebP and the photos oblong JPEGs,
+    so a detector that learned either would score the same photo differently when it is saved
+    as WebP, or cropped square. Every corpus photo that can fill the crops (none of them AI):
+    a native 256×256 crop as WebP q90 against the same crop as JPEG q90, and that square crop
+    against a 320×256 one around it (both JPEG q90): the detector must not separate them
+    (AUC 0.5 ± 0.05)."""
+    from pixelsleuth.detectors.analyzer import DEFAULT_WEIGHTS
+
+    model = ResidualDetector.from_pretrained(DEFAULT_WEIGHTS)
+    # on 256×256 and 320×256 images the default four grid crops repeat two positions at most:
+    # two crops give the same mean logit at half the cost
+    model.config.crops = 2
+    photos = [
+        s
+        for s in load_samples(corpus_dir() / "manifest.csv")
+        if s.label == 0 and s.width >= 320 and s.height >= 256
+    ]
+    assert len(photos) >= 60
+    photos = sorted(photos, key=lambda s: s.path.name)[:60]
+    webp, jpeg, oblong = [], [], []
+    for s in photos:
+        with Image.open(s.path) as im:
+            im = im.convert("RGB")
+        x0, y0 = (im.width - 320) // 4 * 2, (im.height - 256) // 4 * 2
+        wide = im.crop((x0, y0, x0 + 320, y0 + 256))
+        square = wide.crop((32, 0, 288, 256))
+        webp.append(model.probability(_saved(square, "WEBP")))
+        jpeg.append(model.probability(_saved(square, "JPEG")))
+        oblong.append(model.probability(_saved(wide, "JPEG")))
+    format_auc = roc_auc_score([1] * len(webp) + [0] * len(jpeg), webp + jpeg)
+    shape_auc = roc_auc_score([1] * len(jpeg) + [0] * len(oblong), jpeg + oblong)
+    print(f"\nWebP vs JPEG AUC {format_auc:.3f}; square vs oblong AUC {shape_auc:.3f}")
+    assert abs(format_auc - 0.5) <= 0.05
+    assert abs(shape_auc - 0.5) <= 0.05

@@ -80,6 +80,8 @@ class LofoConfig:
     max_eval_real: int = 300  # test-split photos, by hash, shared by every fold
     only_families: list[str] = field(default_factory=list)
     train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
+    # False: measure only the reference on every fold's images (no training)
+    train_folds: bool = True
     progress: bool = True
 
 
@@ -156,39 +158,40 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
     )["reference"]
     for family in held_families:
         start = time.perf_counter()
-        fold_dir = out / f"fold-{family}"
-        train_cfg = TrainConfig(data=cfg.data, out=fold_dir, split="train", progress=cfg.progress)
-        train_cfg = replace(train_cfg, **cfg.train_overrides)
         fold_groups = sorted({s.group for s in samples if s.label == 1 and s.family == family})
-        train_cfg.exclude_groups = [*train_cfg.exclude_groups, *fold_groups]
-        summary = train(train_cfg)
-        model = ResidualDetector.from_pretrained(fold_dir)
         held = _take(
             [s for s in samples if s.label == 1 and s.family == family], cfg.max_eval_ai, family
         )
         evaluated = [*held, *test_real]
-        fold: dict[str, Any] = {
-            "held_out_groups": fold_groups,
-            "n_ai": len(held),
-            "train_seconds": summary["seconds"],
-            "train_images": summary["train_images"],
-            "views": {},
-        }
-        on_held = _score_views(
-            {"new": model.probability, "reference": reference.probability},
-            held,
-            f"{family} (both)",
-            cfg.progress,
+        fold: dict[str, Any] = {"held_out_groups": fold_groups, "n_ai": len(held), "views": {}}
+        scorers = {"reference": reference.probability}
+        model = None
+        if cfg.train_folds:
+            fold_dir = out / f"fold-{family}"
+            train_cfg = TrainConfig(
+                data=cfg.data, out=fold_dir, split="train", progress=cfg.progress
+            )
+            train_cfg = replace(train_cfg, **cfg.train_overrides)
+            train_cfg.exclude_groups = [*train_cfg.exclude_groups, *fold_groups]
+            summary = train(train_cfg)
+            fold |= {"train_seconds": summary["seconds"], "train_images": summary["train_images"]}
+            model = ResidualDetector.from_pretrained(fold_dir)
+            scorers["new"] = model.probability
+        on_held = _score_views(scorers, held, family, cfg.progress)
+        on_real = (
+            _score_views({"new": model.probability}, test_real, "real (new)", cfg.progress)
+            if model is not None
+            else {}
         )
-        on_real = _score_views({"new": model.probability}, test_real, "real (new)", cfg.progress)
         for v in VIEWS:
-            new = on_held["new"][v] + on_real["new"][v]
             ref = on_held["reference"][v] + ref_real[v]
             fold["views"][v] = {
-                "new": _fold_metrics(evaluated, new, model.config.threshold),
-                "reference": _fold_metrics(evaluated, ref, reference.config.threshold),
+                "reference": _fold_metrics(evaluated, ref, reference.config.threshold)
             }
-        for who in ("new", "reference"):
+            if model is not None:
+                new = on_held["new"][v] + on_real["new"][v]
+                fold["views"][v]["new"] = _fold_metrics(evaluated, new, model.config.threshold)
+        for who in fold["views"]["jpeg90"]:
             a = fold["views"]["jpeg90"][who].get("auc")
             b = fold["views"]["jpeg75+rescale0.5"][who].get("auc")
             if a is not None and b is not None:
@@ -196,11 +199,16 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
         fold["seconds"] = round(time.perf_counter() - start, 1)
         report["folds"][family] = fold
         (out / "lofo.json").write_text(json.dumps(report, indent=2) + "\n")
-    report["recipe"] = {
-        k: v
-        for k, v in asdict(TrainConfig(data=[], out=Path())).items()
-        if k not in ("data", "out")
-    } | cfg.train_overrides
+    report["recipe"] = (
+        None
+        if not cfg.train_folds
+        else {
+            k: v
+            for k, v in asdict(TrainConfig(data=[], out=Path())).items()
+            if k not in ("data", "out")
+        }
+        | cfg.train_overrides
+    )
     (out / "lofo.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "lofo.md").write_text(markdown(report))
     return report
@@ -214,7 +222,7 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for family, fold in report["folds"].items():
         for v, r in fold["views"].items():
-            new, ref = r["new"], r["reference"]
+            new, ref = r.get("new", {}), r["reference"]
             lines.append(
                 f"| {family} | {fold['n_ai']} | {v} | {new.get('auc', float('nan')):.3f} | "
                 f"{ref.get('auc', float('nan')):.3f} | {new.get('fpr_real', float('nan')):.3f} | "
