@@ -382,3 +382,21 @@ def test_the_shipped_detector_cannot_tell_webp_from_jpeg_nor_square_from_oblong(
     print(f"\nWebP vs JPEG AUC {format_auc:.3f}; square vs oblong AUC {shape_auc:.3f}")
     assert abs(format_auc - 0.5) <= 0.05
     assert abs(shape_auc - 0.5) <= 0.05
+
+
+def test_lofo_views_make_both_classes_the_same_shape_and_hold_out_whole_families():
+    """The neutral view is a native 256×256 crop for a square AI WebP and an oblong camera
+    JPEG alike; the corpus has one family large enough to hold out (SD 1.x), never "mixed"."""
+    from pixelsleuth.detectors.lofo import NEUTRAL_SIDE, families, views
+
+    samples = load_samples(corpus_dir() / "manifest.csv")
+    assert families(samples, 50) == ["sd1.x"]
+    ai = next(s for s in samples if s.group == "ai/sd15-grid" and s.path.suffix == ".webp")
+    real = next(
+        s for s in samples if s.group == "real/camera" and s.width != s.height and s.height > 300
+    )
+    for s in (ai, real):
+        v = views(s.path)
+        assert v["neutral"].shape == (NEUTRAL_SIDE, NEUTRAL_SIDE, 3)
+        assert v["jpeg90"].shape[:2] == (min(s.height, 2048), min(s.width, 2048))
+        assert abs(v["jpeg75+rescale0.5"].shape[0] - v["jpeg90"].shape[0] / 2) <= 1
