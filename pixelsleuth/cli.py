@@ -539,6 +539,92 @@ def evaluate_cmd(
         )
 
 
+RECIPES = {
+    # today's residual CNN, trained from scratch
+    "residual": {},
+    # EfficientNet-Lite0 from ImageNet (pretrained.convert_lite0), cut after its 4th level,
+    # fine-tuned end to end on the image itself; crops end as JPEG or WebP alike
+    "lite0": {
+        "backbone": "tf_efficientnet_lite0",
+        "stages": 3,
+        "residual": "none",
+        "norm": (0.5, 0.5),
+        "lr": 1e-3,
+        "webp": 0.7,
+        "jpeg": 0.5,
+    },
+}
+
+
+@app.command("eval-lofo")
+def eval_lofo(
+    data: Annotated[list[str], typer.Argument(help="Pools, imagefolder datasets, manifests.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for fold weights and reports.")],
+    recipe: Annotated[str, typer.Option(help="residual or lite0 (see cli.RECIPES).")] = "lite0",
+    init: Annotated[
+        Path | None,
+        typer.Option(help="Pretrained backbone safetensors (lite0: written here if missing)."),
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option(help="Weights to compare with (default: the shipped ones).")
+    ] = None,
+    family: Annotated[
+        list[str] | None, typer.Option(help="Hold out only this family (repeatable).")
+    ] = None,
+    min_family: Annotated[int, typer.Option(help="Families with fewer images are kept.")] = 50,
+    epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 6,
+    max_images_per_group: Annotated[int | None, typer.Option(help="Training cap.")] = 150,
+    patches_per_image: Annotated[int, typer.Option(help="Native patches per image.")] = 2,
+    max_eval_ai: Annotated[int, typer.Option(help="Held-out images measured per fold.")] = 150,
+    max_eval_real: Annotated[int, typer.Option(help="Test-split photos measured.")] = 300,
+    reference_only: Annotated[
+        bool, typer.Option(help="Measure the reference on every fold's images; train nothing.")
+    ] = False,
+) -> None:
+    """Leave-one-generator-family-out: per family, train without it and measure on it against
+    unseen real photos, beside the reference detector on the same images."""
+    from pixelsleuth.detectors.lofo import LofoConfig, run_lofo
+
+    if recipe not in RECIPES:
+        _fail(f"unknown recipe {recipe!r}; use one of {', '.join(RECIPES)}")
+    overrides = dict(RECIPES[recipe])
+    overrides |= {
+        "epochs": epochs,
+        "max_images_per_group": max_images_per_group,
+        "patches_per_image": patches_per_image,
+    }
+    if recipe == "lite0" and not reference_only:
+        from pixelsleuth.detectors.pretrained import convert_lite0
+
+        init = init or out / "lite0-imagenet.safetensors"
+        if not init.is_file():
+            try:
+                convert_lite0(init)
+            except (FileNotFoundError, ValueError) as exc:
+                _fail(str(exc))
+        overrides["init"] = str(init)
+    report = run_lofo(
+        LofoConfig(
+            data=data,
+            out=out,
+            reference=str(reference) if reference else None,
+            min_family=min_family,
+            max_eval_ai=max_eval_ai,
+            max_eval_real=max_eval_real,
+            only_families=family or [],
+            train_overrides=overrides,
+            train_folds=not reference_only,
+        )
+    )
+    for fam, fold in report["folds"].items():
+        r = fold["views"]["jpeg90"]
+        typer.echo(
+            f"{fam}: AUC {r.get('new', {}).get('auc', float('nan')):.3f} "
+            f"(reference {r['reference'].get('auc', float('nan')):.3f})"
+        )
+    typer.echo(f"→ {out}/lofo.json, {out}/lofo.md")
+
+
 datasets_app = typer.Typer(help="Build and inspect datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 
@@ -565,6 +651,59 @@ def add_real(
     typer.echo(
         f"added {summary.added} real images ({summary.skipped} already there, "
         f"{len(summary.rejected)} unreadable) → {out}"
+    )
+
+
+@datasets_app.command("build-pool")
+def build_pool(
+    sources: Annotated[
+        Path, typer.Option(help="training-sources.csv: what may be used, commits, licences.")
+    ] = Path("../shared/data/training-sources.csv"),
+    snapshots: Annotated[
+        Path,
+        typer.Option(
+            help="Folder of git snapshots/clones (owner+name/repo, name/.git) and of "
+            "extracted Debian packages (debian/PACKAGE)."
+        ),
+    ] = Path("snapshots"),
+    out: Annotated[Path, typer.Option(help="The pool folder (outside the repository).")] = Path(
+        "pool"
+    ),
+    corpus: Annotated[
+        Path | None, typer.Option(help="A corpus manifest.csv whose duplicates are dropped.")
+    ] = None,
+    photos: Annotated[
+        list[Path] | None, typer.Option(help="A folder of your own real photos (repeatable).")
+    ] = None,
+    cap: Annotated[int | None, typer.Option(help="Images per source (overrides each cap).")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option(help="Build only this source (repeatable).")
+    ] = None,
+) -> None:
+    """Build the detector's training pool from local copies of the listed sources: deduplicated
+    against the corpus and across sources, capped per source, with a data card."""
+    from pixelsleuth.datasets.pool import build_pool as run
+
+    if not sources.is_file():
+        _fail(f"no sources list at {sources}")
+    if not snapshots.is_dir():
+        _fail(f"no snapshots folder at {snapshots}")
+    if corpus is not None and not corpus.is_file():
+        _fail(f"no corpus manifest at {corpus}")
+    report = run(
+        sources,
+        snapshots,
+        out,
+        corpus_manifest=corpus,
+        photo_folders=tuple(photos or ()),
+        cap=cap,
+        only=tuple(only or ()),
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(
+        f"kept {sum(report.kept.values())} images from {len(report.kept)} sources "
+        f"({sum(report.duplicates.values())} duplicates dropped) → {out}/manifest.csv, "
+        f"{out}/DATA_CARD.md"
     )
 
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 from pathlib import Path
 
 from pixelsleuth.datasets.generate import GenerationConfig, generate
+from pixelsleuth.datasets.samples import hash_unit
 from pixelsleuth.detectors.data import Sample, from_imagefolder, from_manifest
 from pixelsleuth.detectors.evaluate import (
     SpectralBaseline,
@@ -40,8 +40,7 @@ CONDITIONS = ("jpeg90", "jpeg75+rescale0.5")
 
 
 def is_test_real(sample: Sample) -> bool:
-    digest = hashlib.sha256(sample.path.name.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < 0.3
+    return hash_unit(sample.path.name) < 0.3
 
 
 def write_manifest(samples: list[Sample], path: Path) -> Path:

@@ -337,3 +337,66 @@ def test_validation_split_keeps_a_photo_its_twin_and_its_aligned_fake_together(t
     assert held in {"ai/g0", "ai/g1", "ai/g2", "ai/g3"}  # the aligned group is too large
     assert len(trained_fakes) == 60 - len(val_sources)
     assert all(s.group == held for s in val_s if s.label == 1)
+
+
+def _saved(im: Image.Image, fmt: str, quality: int = 90) -> np.ndarray:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as out:
+        return np.asarray(out.convert("RGB"))
+
+
+def test_the_shipped_detector_cannot_tell_webp_from_jpeg_nor_square_from_oblong():
+    """The format shortcut: the AI sources are mostly square WebP and the photos oblong JPEGs,
+    so a detector that learned either would score the same photo differently when it is saved
+    as WebP, or cropped square. Every corpus photo that can fill the crops (none of them AI):
+    a native 256×256 crop as WebP q90 against the same crop as JPEG q90, and that square crop
+    against a 320×256 one around it (both JPEG q90): the detector must not separate them
+    (AUC 0.5 ± 0.05)."""
+    from pixelsleuth.detectors.analyzer import DEFAULT_WEIGHTS
+
+    model = ResidualDetector.from_pretrained(DEFAULT_WEIGHTS)
+    # on 256×256 and 320×256 images the default four grid crops repeat two positions at most:
+    # two crops give the same mean logit at half the cost
+    model.config.crops = 2
+    photos = [
+        s
+        for s in load_samples(corpus_dir() / "manifest.csv")
+        if s.label == 0 and s.width >= 320 and s.height >= 256
+    ]
+    assert len(photos) >= 60
+    photos = sorted(photos, key=lambda s: s.path.name)[:60]
+    webp, jpeg, oblong = [], [], []
+    for s in photos:
+        with Image.open(s.path) as im:
+            im = im.convert("RGB")
+        x0, y0 = (im.width - 320) // 4 * 2, (im.height - 256) // 4 * 2
+        wide = im.crop((x0, y0, x0 + 320, y0 + 256))
+        square = wide.crop((32, 0, 288, 256))
+        webp.append(model.probability(_saved(square, "WEBP")))
+        jpeg.append(model.probability(_saved(square, "JPEG")))
+        oblong.append(model.probability(_saved(wide, "JPEG")))
+    format_auc = roc_auc_score([1] * len(webp) + [0] * len(jpeg), webp + jpeg)
+    shape_auc = roc_auc_score([1] * len(jpeg) + [0] * len(oblong), jpeg + oblong)
+    print(f"\nWebP vs JPEG AUC {format_auc:.3f}; square vs oblong AUC {shape_auc:.3f}")
+    assert abs(format_auc - 0.5) <= 0.05
+    assert abs(shape_auc - 0.5) <= 0.05
+
+
+def test_lofo_views_make_both_classes_the_same_shape_and_hold_out_whole_families():
+    """The neutral view is a native 256×256 crop for a square AI WebP and an oblong camera
+    JPEG alike; the corpus has one family large enough to hold out (SD 1.x), never "mixed"."""
+    from pixelsleuth.detectors.lofo import NEUTRAL_SIDE, families, views
+
+    samples = load_samples(corpus_dir() / "manifest.csv")
+    assert families(samples, 50) == ["sd1.x"]
+    ai = next(s for s in samples if s.group == "ai/sd15-grid" and s.path.suffix == ".webp")
+    real = next(
+        s for s in samples if s.group == "real/camera" and s.width != s.height and s.height > 300
+    )
+    for s in (ai, real):
+        v = views(s.path)
+        assert v["neutral"].shape == (NEUTRAL_SIDE, NEUTRAL_SIDE, 3)
+        assert v["jpeg90"].shape[:2] == (min(s.height, 2048), min(s.width, 2048))
+        assert abs(v["jpeg75+rescale0.5"].shape[0] - v["jpeg90"].shape[0] / 2) <= 1

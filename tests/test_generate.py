@@ -460,3 +460,73 @@ def test_autoencoder_tiny_and_tiny_autoencoder_round_trip(photos, tmp_path):
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.equal(model.eval()(x), loaded(x))
+
+
+def test_build_pool_drops_duplicates_caps_sources_and_writes_a_data_card(tmp_path):
+    """A listed git source (a repository made here, read at its listed commit) and a folder of
+    photos: the same bytes, the same pixels in another format, a resized copy and a corpus file
+    are each kept once; rows carry label, family, licence and the hash split of their path."""
+    import csv
+    import subprocess
+
+    from pixelsleuth.datasets.samples import corpus_split, load_samples
+
+    # the smallest camera photos: quick to decode
+    camera = sorted((CORPUS / "real" / "camera").glob("*.jpg"), key=lambda p: p.stat().st_size)
+    camera = [p for p in camera if min(Image.open(p).size) >= 200]
+    if len(camera) < 6:
+        pytest.skip("the corpus's camera photos are absent")
+    repo = tmp_path / "snapshots" / "FFDNet"
+    (repo / "testsets").mkdir(parents=True)
+    photos = [Image.open(p).convert("RGB") for p in camera[:4]]
+    for i, im in enumerate(photos[:3]):
+        im.save(repo / "testsets" / f"t{i}.png")
+    photos[0].save(repo / "testsets" / "same-pixels.bmp")  # t0's pixels in another format
+    photos[1].resize((photos[1].width // 2, photos[1].height // 2)).save(
+        repo / "testsets" / "half.png"
+    )  # t1 resized: a near duplicate
+    (repo / "notes.txt").write_text("not an image")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    (repo / "testsets" / "t2.png").unlink()  # the work tree is never read: the commit is
+    sources = tmp_path / "sources.csv"
+    sources.write_text(
+        "repo_or_package,commit,path,label,generator,images,format,licence,notes\n"
+        f"cszn/FFDNet,{commit.strip()},testsets/*,real,,5,PNG,test-licence,\n"
+    )
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(camera[3], folder / "copy-of-t3.jpg")
+    shutil.copy(camera[4], folder / "own.jpg")
+    shutil.copy(camera[4], folder / "own-again.jpg")  # same bytes
+    manifest = tmp_path / "corpus.csv"  # the corpus, reduced to one file: camera[3]
+    with manifest.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "label", "group", "width", "height"])
+        writer.writerow([camera[3], "real", "camera", 0, 0])
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    out = tmp_path / "pool"
+    cli(
+        "datasets", "build-pool", "--sources", sources, "--snapshots", tmp_path / "snapshots",
+        "--out", out, "--corpus", manifest, "--photos", folder, "--only", "ffdnet-testsets",
+    )  # fmt: skip
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before
+    with (out / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_source = {r["group"]: [] for r in rows}
+    for r in rows:
+        by_source[r["group"]].append(r)
+    assert len(by_source["ffdnet-testsets"]) == 3  # t0, t1, t2; not same-pixels, not half
+    assert len(by_source["photos-photos"]) == 1  # own.jpg; its copy and the corpus file dropped
+    assert all(r["split"] == corpus_split(r["path"]) for r in rows)
+    assert {r["licence"] for r in by_source["ffdnet-testsets"]} == {"test-licence"}
+    assert {r["family"] for r in by_source["ffdnet-testsets"]} == {"benchmark"}
+    assert all((out / r["path"]).is_file() for r in rows)
+    card = json.loads((out / "data_card.json").read_text())
+    assert card["sources"]["ffdnet-testsets"]["duplicates_dropped"] == 2
+    assert card["sources"]["photos-photos"]["duplicates_dropped"] == 2
+    assert card["per_class"] == {"real": 4}
+    assert len(load_samples(out)) == 4  # the pool reads as a corpus

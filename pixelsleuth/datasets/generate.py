@@ -231,7 +231,7 @@ def _photo_paths(config: GenerationConfig) -> list[Path]:
             for p in sorted(images.rglob("*"))
             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
         ]
-    from pixelsleuth.detectors.data import corpus_split, from_manifest
+    from pixelsleuth.datasets.samples import corpus_split, from_manifest
 
     split = config.images_split
     return [

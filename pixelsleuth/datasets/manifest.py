@@ -11,13 +11,14 @@ nothing it finished, and a re-run can see what already exists.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pixelsleuth.datasets.samples import hash_unit
 
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
@@ -62,7 +63,7 @@ def assign_split(
     if holdout and group in holdout:
         return holdout[group]
     total = float(sum(fractions))
-    h = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    h = hash_unit(key)
     edge = 0.0
     for split, fraction in zip(SPLITS, fractions, strict=True):
         edge += fraction / total
@@ -100,6 +101,9 @@ class ImageFolderDataset:
                 except json.JSONDecodeError:
                     continue  # a line cut by a crash
                 name = data.get("file_name")
+                if not isinstance(data.get("label"), str):
+                    continue  # not an image row
+                data.setdefault("source", "")
                 if isinstance(name, str) and (self.root / s / name).is_file():
                     latest.pop(name, None)
                     latest[name] = Row(**{k: v for k, v in data.items() if k in known})

@@ -36,10 +36,14 @@ PRECISIONS = ("auto", "float32", "bfloat16")
 
 @dataclass
 class DetectorConfig:
-    backbone: str = "resnet34"  # any timm ResNet; cut after ``stages`` stages
+    # a timm ResNet or EfficientNet(-Lite); cut after feature level ``stages``
+    backbone: str = "resnet34"
     stages: int = 2
     residual: str = "npr"  # "npr": x − up(down(x)); "none": the image itself
     crop: int = 256  # pixels; crops are taken at native resolution
+    # input normalisation (mean, std) when residual is "none"; None: ImageNet's per channel.
+    # EfficientNet-Lite's ImageNet weights expect (0.5, 0.5).
+    norm: tuple[float, float] | None = None
     crops: int = 4  # crops averaged per image at inference
     # Shorter side (pixels) below which an image gets no score; None: the crop size. A smaller
     # image cannot fill one native crop, and padding it shows the network mirrored content it
@@ -79,11 +83,19 @@ class ResidualDetector(nn.Module):
             features_only=True,
             out_indices=(self.config.stages,),
         )
+        stage_ends = getattr(self.backbone, "_stage_out_idx", None)
+        if stage_ends and isinstance(getattr(self.backbone, "blocks", None), nn.Sequential):
+            # timm's EfficientNet feature extractor keeps every block even when only an early
+            # level is returned: drop the blocks that would run for nothing
+            self.backbone.blocks = self.backbone.blocks[: max(stage_ends)]
         channels = self.backbone.feature_info.channels()[-1]
         self.head = nn.Linear(channels, 1)
         # ImageNet-like normalisation is meaningless for residuals: a fixed scale instead
-        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        mean, std = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        if self.config.norm is not None:
+            mean, std = [self.config.norm[0]] * 3, [self.config.norm[1]] * 3
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: N×3×H×W in [0, 1]. Returns N logits."""

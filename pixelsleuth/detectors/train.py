@@ -9,7 +9,6 @@ false-positive rate on validation real photos. Deterministic by seed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -24,6 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
+from pixelsleuth.datasets.samples import hash_unit
 from pixelsleuth.detectors.data import Augment, PatchDataset, Sample, load_patches, load_samples
 from pixelsleuth.detectors.model import (
     DetectorConfig,
@@ -31,6 +31,7 @@ from pixelsleuth.detectors.model import (
     compute_dtype,
     count_parameters,
 )
+from pixelsleuth.detectors.pretrained import load_backbone_init
 
 
 @dataclass
@@ -50,16 +51,19 @@ class TrainConfig:
     max_images_per_group: int | None = None
     backbone: str = "resnet34"
     stages: int = 2
+    residual: str = "npr"  # "npr" or "none" (see DetectorConfig)
+    # safetensors the backbone starts from (pretrained.convert_lite0 writes EfficientNet-Lite0's
+    # ImageNet weights); None: random initialisation
+    init: str | None = None
+    norm: tuple[float, float] | None = None
+    webp: float = 0.0  # share of the crops not JPEG-compressed that are WebP-compressed instead
+    jpeg: float = 0.8  # share of crops JPEG-compressed (random quality)
     target_fpr: float = 0.05
     seed: int = 0
     threads: int | None = None
     device: str = "auto"  # "auto": the first CUDA GPU when there is one, else the CPU
     precision: str = "auto"  # see model.compute_dtype: bfloat16 where the hardware has it
     progress: bool = True
-
-
-def _hash01(text: str) -> float:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
 def split_train_validation(
@@ -83,7 +87,7 @@ def split_train_validation(
         held = random.Random(seed).choice(candidates)
 
     def real_in_validation(s: Sample) -> bool:
-        return _hash01(f"{seed}:{s.source_name}") < 0.15
+        return hash_unit(f"{seed}:{s.source_name}") < 0.15
 
     val_sources = {s.source_name for s in samples if s.label == 0 and real_in_validation(s)}
     train, val = [], []
@@ -93,7 +97,7 @@ def split_train_validation(
         elif held:
             in_val = s.group == held
         else:
-            in_val = _hash01(f"{seed}:{s.path}") < 0.15
+            in_val = hash_unit(f"{seed}:{s.path}") < 0.15
         if s.label == 1 and not in_val and s.origin and s.origin in val_sources:
             continue  # made from a validation photo: neither side
         (val if in_val else train).append(s)
@@ -188,7 +192,7 @@ def select_training_samples(samples: list[Sample], cfg: TrainConfig) -> list[Sam
         samples = [
             s
             for g in by_group.values()
-            for s in sorted(g, key=lambda s: _hash01(f"{cfg.seed}:{s.path}"))[
+            for s in sorted(g, key=lambda s: hash_unit(f"{cfg.seed}:{s.path}"))[
                 : cfg.max_images_per_group
             ]
         ]
@@ -207,7 +211,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if not any(s.label for s in samples) or all(s.label for s in samples):
         raise ValueError("training needs both AI and real images")
     train_s, val_s, held = split_train_validation(samples, cfg.seed)
-    augment = Augment(crop=cfg.crop)
+    augment = Augment(crop=cfg.crop, p_jpeg=cfg.jpeg, p_webp=cfg.webp)
     train_patches, _ = _patches(train_s, cfg, rng, "train patches")
     train_ds = PatchDataset(train_patches, augment, cfg.seed)
     # validation: fixed processing (JPEG q90, no flips), the same every epoch
@@ -225,8 +229,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     device = training_device(cfg.device)
     dtype = compute_dtype(cfg.precision, device)
     model = ResidualDetector(
-        DetectorConfig(backbone=cfg.backbone, stages=cfg.stages, crop=cfg.crop)
-    ).to(device, memory_format=torch.channels_last)
+        DetectorConfig(
+            backbone=cfg.backbone,
+            stages=cfg.stages,
+            crop=cfg.crop,
+            residual=cfg.residual,
+            norm=cfg.norm,
+        )
+    )
+    if cfg.init and not load_backbone_init(model.backbone, cfg.init):
+        raise ValueError(f"{cfg.init}: no tensor fits backbone {cfg.backbone}")
+    model = model.to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * math.ceil(len(train_ds) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(steps, 1))
