@@ -99,6 +99,9 @@ class LoadedImage:
         self.partial = False
         self.decoded_rows: int | None = None  # rows of pixels that decoded, when partial
         self.decode_warnings: list[str] = []  # libjpeg, libtiff, Pillow: their own words
+        #: libjpeg-turbo decoded this JPEG without a single warning (None: not tried). jpeglib
+        #: crashes the process on some damaged JPEGs, so it is only given clean ones.
+        self.libjpeg_clean: bool | None = None
         self._identify()
 
     # -- header -------------------------------------------------------------------------------
@@ -232,9 +235,11 @@ class LoadedImage:
             if self.header_error is None and self.info.format == "JPEG":
                 arr, said = _decode_jpeg_turbo(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
+                    self.libjpeg_clean = True
                     arr.setflags(write=False)
                     return arr
                 if said:  # libjpeg found damage: Pillow decodes what it can, we say so
+                    self.libjpeg_clean = False
                     self._note_warnings(said)
                     if any(not _harmless_jpeg_warning(w) for w in said):
                         self.partial = self.info.partial = True
@@ -394,8 +399,12 @@ def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
     decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on."""
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    # our own re-encode of pixels already admitted under the pixel limit: Pillow's bomb
+    # guard (a warning on stderr from 89 MP, an error from 179 MP) does not apply to it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copy = _pil_open(buf.getvalue(), image.width * image.height)
+    return copy.convert("RGB")
 
 
 def _frame_count(im: Image.Image) -> int:

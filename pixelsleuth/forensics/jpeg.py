@@ -457,13 +457,15 @@ class JpegAnalyzer(Analyzer):
     def _double_compression(
         image: LoadedImage, info: JpegInfo, evidence: list[Evidence], details: dict[str, Any]
     ) -> None:
-        coefficients = read_luma_coefficients(image.data)
-        source = "jpeglib"
         try:
             luma = image.gray()
         except Exception as exc:  # damaged pixels: no calibration possible
             details["double_compression"] = {"score": None, "reason": str(exc)}
             return
+        # jpeglib's libjpeg can crash the whole process on a damaged JPEG (a double free after
+        # "extraneous bytes" warnings): it only reads files libjpeg-turbo decoded cleanly
+        coefficients = read_luma_coefficients(image.data) if image.libjpeg_clean else None
+        source = "jpeglib"
         qtable = info.luma_table()
         if coefficients is None:  # estimate the coefficients from the decoded pixels
             coefficients = np.round(block_dct(luma) / np.maximum(qtable, 1)).astype(np.int64)
