@@ -55,7 +55,12 @@ def parse_xmp(packet: bytes) -> tuple[dict[str, Any], str | None]:
     try:
         root = SafeET.fromstring(body)
     except Exception as exc:  # ParseError, or defusedxml refusing entities
-        return {}, f"XMP could not be parsed ({type(exc).__name__})"
+        reason = (
+            "it declares entities, which are refused"
+            if "Entit" in type(exc).__name__
+            else ("it is not well-formed XML")
+        )
+        return {}, f"XMP could not be parsed ({reason})"
     props: dict[str, Any] = {}
     for desc in root.iter(f"{{{RDF}}}Description"):
         _merge(props, _description(desc))
