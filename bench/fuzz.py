@@ -568,8 +568,10 @@ def worker_main(stability: bool) -> None:
 class Worker:
     """One analysing subprocess; replaced when it hangs or dies."""
 
-    def __init__(self, stability: bool, tmpdir: Path, log_dir: Path, n: int) -> None:
-        self.stability, self.tmpdir, self.n = stability, tmpdir, n
+    def __init__(
+        self, stability: bool, tmpdir: Path, log_dir: Path, n: int, max_pixels: int | None
+    ) -> None:
+        self.stability, self.tmpdir, self.n, self.max_pixels = stability, tmpdir, n, max_pixels
         self.stderr_path = log_dir / f"worker-{n}.stderr"
         self.stderr_seen = 0
         self.peaks: list[float] = []  # the peak RSS (MB) of each process this worker used
@@ -577,6 +579,8 @@ class Worker:
 
     def start(self) -> None:
         env = dict(os.environ, TMPDIR=str(self.tmpdir), PYTHONPATH=str(ROOT))
+        if self.max_pixels:
+            env["PIXELSLEUTH_MAX_PIXELS"] = str(self.max_pixels)
         env.pop("PYTHONWARNINGS", None)
         self.stderr = self.stderr_path.open("ab")
         args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
@@ -698,8 +702,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     jobs_lock = threading.Lock()
     index_iter = iter(indices)
     summary = Summary()
-    workers = [Worker(args.stability, tmp_dir, log_dir, n) for n in range(args.workers)]
+    workers = [
+        Worker(args.stability, tmp_dir, log_dir, n, args.max_pixels) for n in range(args.workers)
+    ]
     started = time.perf_counter()
+    checkpoint: list[Callable[[bool], dict[str, Any]] | None] = [None]
     slowest: list[tuple[float, int, str]] = []
 
     def next_job() -> tuple[Mutant, str] | None:
@@ -758,6 +765,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     Path(args.keep_failures).mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(path, Path(args.keep_failures) / filename)
                 if args.progress and summary.files % args.progress == 0:
+                    if args.out and checkpoint[0]:  # a killed campaign keeps its numbers
+                        text = json.dumps(checkpoint[0](False), indent=2)
+                        Path(args.out).write_text(text + "\n")
                     print(
                         f"{summary.files} files, {time.perf_counter() - started:.0f} s, "
                         f"failures { ({k: len(v) for k, v in summary.failures.items()}) }",
@@ -766,6 +776,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
             path.unlink()
 
+    def summarise(finished: bool) -> dict[str, Any]:
+        # files only: torch creates an empty cache folder (torchinductor_<user>) on import
+        left = sorted(str(p.relative_to(tmp_dir)) for p in tmp_dir.rglob("*") if not p.is_dir())
+        peaks = [p for w in workers for p in w.peaks if p > 0]
+        failures = {k: len(v) for k, v in summary.failures.items()}
+        return {
+            "command": " ".join(sys.argv),
+            "finished": finished,
+            "seed": args.seed,
+            "files": summary.files,
+            "seed_files": len(names),
+            "seed_formats": dict(sorted(Counter(_kind(seeds[n]) for n in names).items())),
+            "stability": args.stability,
+            "max_pixels": args.max_pixels,
+            "timeout_s": args.timeout,
+            "workers": args.workers,
+            "elapsed_s": round(time.perf_counter() - started, 1),
+            "by_mutation": dict(sorted(summary.by_mutation.items())),
+            "outcomes": dict(sorted(summary.outcomes.items())),
+            "checks": {
+                "tracebacks": failures.get("traceback", 0),
+                "hangs": failures.get("hang", 0),
+                "worker_deaths": failures.get("worker_died", 0),
+                "internal_error_findings": failures.get("internal_error", 0),
+                "class_names_in_messages": failures.get("class_name_in_message", 0),
+                "inputs_changed": failures.get("input_changed", 0),
+                "files_with_stderr_output": failures.get("stderr_output", 0),
+                "files_left_in_tmpdir": len(left) if finished else 0,
+            },
+            "peak_rss_mb_per_process": {
+                "max": round(max(peaks), 1) if peaks else None,
+                "median": round(sorted(peaks)[len(peaks) // 2], 1) if peaks else None,
+                "processes": len(peaks),
+            },
+            "slowest_files": [{"seconds": s, "index": i, "mutation": m} for s, i, m in slowest],
+            "left_in_tmpdir": left[:20],
+            "failures": {k: v[:25] for k, v in summary.failures.items()},
+        }
+
+    checkpoint[0] = summarise
     threads = [threading.Thread(target=drive, args=(w,)) for w in workers]
     for t in threads:
         t.start()
@@ -773,42 +823,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         t.join()
     for w in workers:
         w.close()
-    # files only: torch creates an empty cache folder (torchinductor_<user>) on import
-    left_behind = sorted(str(p.relative_to(tmp_dir)) for p in tmp_dir.rglob("*") if not p.is_dir())
-    peaks = [p for w in workers for p in w.peaks if p > 0]
+    result = summarise(finished=True)
     shutil.rmtree(work, ignore_errors=True)
-    failures = {k: len(v) for k, v in summary.failures.items()}
-    return {
-        "command": " ".join(sys.argv),
-        "seed": args.seed,
-        "files": summary.files,
-        "seed_files": len(names),
-        "seed_formats": dict(sorted(Counter(_kind(seeds[n]) for n in names).items())),
-        "stability": args.stability,
-        "timeout_s": args.timeout,
-        "workers": args.workers,
-        "elapsed_s": round(time.perf_counter() - started, 1),
-        "by_mutation": dict(sorted(summary.by_mutation.items())),
-        "outcomes": dict(sorted(summary.outcomes.items())),
-        "checks": {
-            "tracebacks": failures.get("traceback", 0),
-            "hangs": failures.get("hang", 0),
-            "worker_deaths": failures.get("worker_died", 0),
-            "internal_error_findings": failures.get("internal_error", 0),
-            "class_names_in_messages": failures.get("class_name_in_message", 0),
-            "inputs_changed": failures.get("input_changed", 0),
-            "files_with_stderr_output": failures.get("stderr_output", 0),
-            "files_left_in_tmpdir": len(left_behind),
-        },
-        "peak_rss_mb_per_process": {
-            "max": round(max(peaks), 1) if peaks else None,
-            "median": round(sorted(peaks)[len(peaks) // 2], 1) if peaks else None,
-            "processes": len(peaks),
-        },
-        "slowest_files": [{"seconds": s, "index": i, "mutation": m} for s, i, m in slowest],
-        "left_in_tmpdir": left_behind[:20],
-        "failures": {k: v[:25] for k, v in summary.failures.items()},
-    }
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -823,6 +840,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seed-bytes", type=int, default=SMALL_SEED_BYTES)
     parser.add_argument("--max-seed-pixels", type=int, default=SMALL_SEED_PIXELS)
     parser.add_argument("--cameras", type=int, default=6, help="camera JPEGs among the seeds")
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        help="the pixel limit in the workers (PIXELSLEUTH_MAX_PIXELS; default: the tool's)",
+    )
     parser.add_argument("--big", action="store_true", help="also analyse large images")
     parser.add_argument(
         "--no-stability",
@@ -838,6 +860,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker_main(args.stability)
         return 0
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     summary = run(args)
     text = json.dumps(summary, indent=2)
     if args.out:
