@@ -33,6 +33,7 @@ T = TypeVar("T")
 
 DEFAULT_MAX_PIXELS = 150_000_000  # 150 MP: above any camera sensor sold today
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
+JPEG_MAX_SIDE = 65_500  # libjpeg's limit on either side
 
 
 class ImageInputError(Exception):
@@ -185,6 +186,7 @@ class LoadedImage:
 
         def decode() -> Image.Image:
             im = self.open()
+            said: list[str] = []
             try:
                 with warnings.catch_warnings(), native_stderr_captured() as said:
                     warnings.simplefilter("ignore")
@@ -396,9 +398,16 @@ def decode_jpeg_rgb(data: bytes) -> np.ndarray | None:
 
 def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
     """``image`` saved as JPEG at ``quality`` (Pillow's libjpeg, default subsampling) and
-    decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on."""
+    decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on.
+    Raises :class:`ImageInputError` for a side over JPEG's 65,500-pixel maximum."""
+    if max(image.size) > JPEG_MAX_SIDE:
+        raise ImageInputError(
+            f"a side of {max(image.size):,} pixels is over the {JPEG_MAX_SIDE:,} that a JPEG "
+            "re-save allows"
+        )
     buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=quality)
+    with native_stderr_captured():
+        image.save(buf, "JPEG", quality=quality)
     # our own re-encode of pixels already admitted under the pixel limit: Pillow's bomb
     # guard (a warning on stderr from 89 MP, an error from 179 MP) does not apply to it
     with warnings.catch_warnings():

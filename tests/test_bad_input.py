@@ -360,3 +360,12 @@ def test_no_file_is_left_in_the_temporary_folder_even_after_a_kill(tmp_path):
         proc.kill()
         proc.wait()
     assert seen == [] and _files_under(tmpdir) == []
+
+
+def test_a_side_over_jpegs_maximum_is_an_abstention_not_an_internal_error(tmp_path, capfd):
+    path = tmp_path / "sliver.png"
+    Image.new("L", (66_000, 4), 90).save(path)
+    report = analyze_file(path, stability=False)
+    assert capfd.readouterr().err.strip() == ""  # libjpeg's complaint is not printed
+    assert not [f for f in report.findings if (f.error or "").startswith("internal")]
+    assert "65,500" in report.finding("ela").error
