@@ -34,6 +34,7 @@ import random
 import re
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -816,16 +817,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
 
     checkpoint[0] = summarise
-    threads = [threading.Thread(target=drive, args=(w,)) for w in workers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for w in workers:
-        w.close()
-    result = summarise(finished=True)
-    shutil.rmtree(work, ignore_errors=True)
-    return result
+    threads = [threading.Thread(target=drive, args=(w,), daemon=True) for w in workers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for w in workers:
+            w.close()
+        return summarise(finished=True)
+    finally:  # the mutants are this harness's own files: never leave them behind
+        for w in workers:
+            if w.proc is not None and w.proc.poll() is None:
+                w.proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -862,6 +867,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that run() cleans up
     summary = run(args)
     text = json.dumps(summary, indent=2)
     if args.out:
