@@ -57,3 +57,20 @@ def test_a_slice_of_the_fuzz_campaign_finds_no_failure(tmp_path):
     assert summary["outcomes"].get("analysed", 0) > 0
     assert summary["outcomes"].get("partial", 0) + summary["outcomes"].get("refused", 0) > 0
     assert summary["peak_rss_mb_per_process"]["max"] > 0
+
+
+def test_every_pixel_layout_and_metadata_block_gets_an_answer(tmp_path):
+    """The harness's generated seeds, unmutated: 1×1 and 8×8, palette, 1-bit, 16-bit, CMYK,
+    alpha, animated GIF/WebP, TIFF, BMP, and a JPEG with every metadata block."""
+    from pixelsleuth.analyze import analyze_file
+
+    seeds = _fuzz_module().generated_seeds()
+    assert len(seeds) >= 20
+    for name, data in seeds.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        report = analyze_file(path, stability=False)
+        assert report.error is None, (name, report.error)
+        assert [(f.analyzer, f.error) for f in report.findings if f.error] == [], name
+        assert all(f.summary for f in report.findings), name
+        assert not report.file.partial, name
