@@ -1,4 +1,4 @@
-"""Truncated camera JPEGs: ten corpus cameras (one per make) cut at 50 % and 80 % of their bytes.
+"""Truncated camera JPEGs: ten corpus cameras (one per name prefix) cut at 50 % and 80 %.
 
     python bench/fuzz_truncated.py [--out FILE.json] [--no-stability]
 

@@ -177,7 +177,7 @@ PIXEL_ANALYZERS = ("jpeg", "ela", "ghost", "noise", "copy-move", "spectrum", "de
 
 
 def _ten_cameras() -> list[Path]:
-    """Camera JPEGs of ten different makes (the first model of each, by name) whose pixel data
+    """Camera JPEGs of ten name prefixes (mostly makes; the first of each) whose pixel data
     starts before the middle of the file: a FLIR's thermal metadata fills more than half of
     it, so a cut there is a cut inside the header (tested below)."""
     from pixelsleuth.forensics.formats.containers import read_jpeg_structure
