@@ -12,7 +12,14 @@ from collections.abc import Iterable, Sequence
 
 from pixelsleuth import __version__
 from pixelsleuth.analyzers import Analyzer, create_analyzers
-from pixelsleuth.imageio import ImageInputError, Limits, LoadedImage, load_bytes, load_image
+from pixelsleuth.imageio import (
+    DamagedImageError,
+    ImageInputError,
+    Limits,
+    LoadedImage,
+    load_bytes,
+    load_image,
+)
 from pixelsleuth.report import FileInfo, Finding, Report, Verdict
 
 log = logging.getLogger(__name__)
@@ -68,9 +75,13 @@ def analyze_image(
     report = Report(file=image.info, tool_version=__version__)
     if image.header_error is not None:
         # No image in it (empty, random bytes, an unsupported format): nothing to judge. The
-        # integrity analyzer, when asked for, explains what the file is instead.
+        # integrity analyzer, when asked for, explains what the file is instead. An image
+        # damaged inside its header still has metadata worth reading.
         report.error = str(image.header_error)
-        instances = [a for a in instances if a.name == "integrity"]
+        damaged = isinstance(image.header_error, DamagedImageError)
+        instances = [
+            a for a in instances if a.name == "integrity" or (damaged and not a.needs_pixels)
+        ]
     for analyzer in instances:
         report.findings.append(run_analyzer(analyzer, image))
     if verdict:

@@ -14,15 +14,18 @@ import io
 import os
 import re
 import stat
+import sys
+import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFile
 
 from pixelsleuth.report import FileInfo
 
@@ -55,6 +58,7 @@ OPTIONAL_FORMATS = register_format_plugins()
 
 DEFAULT_MAX_PIXELS = 150_000_000  # 150 MP: above any camera sensor sold today
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
+JPEG_MAX_SIDE = 65_500  # libjpeg's limit on either side
 
 
 class ImageInputError(Exception):
@@ -103,7 +107,11 @@ class LoadedImage:
     """An input file held in memory, with lazily decoded pixels and a per-file memo.
 
     ``data`` is the exact bytes of the file; nothing here ever writes to ``path``. ``header_error``
-    is set when Pillow could not identify the file (the bytes may still carry metadata).
+    is set when Pillow could not identify the file (the bytes may still carry metadata); it is a
+    :class:`DamagedImageError` when the bytes start like an image whose header is cut short or
+    corrupt. ``partial`` is set once decoding found the pixel data damaged: the decoded pixels
+    are then the readable part (``decoded_rows`` of the height), and ``decode_warnings`` holds
+    what the decoders said.
     """
 
     def __init__(self, path: Path, data: bytes, limits: Limits) -> None:
@@ -114,6 +122,12 @@ class LoadedImage:
         self.info = FileInfo(path=str(path), size_bytes=len(data), sha256=self.sha256)
         self._memo: dict[str, Any] = {}
         self.header_error: ImageInputError | None = None
+        self.partial = False
+        self.decoded_rows: int | None = None  # rows of pixels that decoded, when partial
+        self.decode_warnings: list[str] = []  # libjpeg, libtiff, Pillow: their own words
+        #: libjpeg-turbo decoded this JPEG without a single warning (None: not tried). jpeglib
+        #: crashes the process on some damaged JPEGs, so it is only given clean ones.
+        self.libjpeg_clean: bool | None = None
         self._identify()
 
     # -- header -------------------------------------------------------------------------------
@@ -122,13 +136,14 @@ class LoadedImage:
             self.header_error = EmptyFileError("the file is empty (0 bytes)")
             return
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), native_stderr_captured() as said:
                 warnings.simplefilter("ignore")  # Pillow's bomb warning: we apply our own limit
                 im = _pil_open(self.data, self.limits.max_pixels)
                 self.info.format = im.format
                 self.info.width, self.info.height = im.size
                 self.info.mode = im.mode
                 self.info.frames = _frame_count(im)
+            self._note_warnings(said)
             if self.pixel_count > self.limits.max_pixels:
                 mp = self.pixel_count / 1e6
                 self.header_error = ImageTooLargeError(
@@ -150,13 +165,30 @@ class LoadedImage:
                     "the safety limit"
                 )
             else:
-                self.header_error = NotAnImageError(
-                    f"not a recognised image (ValueError: {_first_line(exc)})"
-                )
+                self.header_error = self._unreadable_header(exc)
         except Exception as exc:  # Pillow raises many types on hostile headers
-            self.header_error = NotAnImageError(
-                f"not a recognised image ({type(exc).__name__}: {_first_line(exc)})"
-            )
+            self.header_error = self._unreadable_header(exc)
+
+    def _unreadable_header(self, exc: BaseException) -> ImageInputError:
+        """Damage when the bytes start like an image format, else not an image at all."""
+        kind = sniff_format(self.data)
+        if kind is None:
+            return NotAnImageError(f"not a recognised image ({_first_line(exc)})")
+        self.info.format = kind
+        text = _first_line(exc)
+        if _looks_truncated(exc, text):
+            what = f"the file ends inside its header, after {len(self.data):,} bytes"
+        else:
+            what = f"its header is corrupt ({text})"
+        return DamagedImageError(
+            f"a damaged {kind} file, only partly readable: {what}, so no pixels could be "
+            "decoded (what its metadata says is still reported)"
+        )
+
+    def _note_warnings(self, lines: list[str]) -> None:
+        for line in lines:
+            if line and line not in self.decode_warnings and len(self.decode_warnings) < 20:
+                self.decode_warnings.append(line[:300])
 
     @property
     def pixel_count(self) -> int:
@@ -166,9 +198,11 @@ class LoadedImage:
         """A fresh, not yet decoded Pillow image. Raises if the file is not an image or too big."""
         if self.header_error is not None:
             raise self.header_error
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_stderr_captured() as said:
             warnings.simplefilter("ignore")
-            return _pil_open(self.data, self.limits.max_pixels)
+            im = _pil_open(self.data, self.limits.max_pixels)
+        self._note_warnings(said)
+        return im
 
     # -- pixels -------------------------------------------------------------------------------
     def decoded(self) -> Image.Image:
@@ -178,18 +212,49 @@ class LoadedImage:
         def decode() -> Image.Image:
             self._check_budget()
             im = self.open()
+            said: list[str] = []
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), native_stderr_captured() as said:
                     warnings.simplefilter("ignore")
                     im.load()
+                self._note_warnings(said)
             except Exception as exc:
-                raise DamagedImageError(
-                    f"the pixel data could not be decoded ({_first_line(exc)}); "
-                    "the file is probably truncated or corrupt"
-                ) from exc
+                self._note_warnings(said)
+                self._note_warnings([_first_line(exc)])
+                readable = self._decode_readable_part()
+                if readable is None:
+                    raise DamagedImageError(
+                        f"the pixel data could not be decoded ({_first_line(exc)}); "
+                        "the file is probably truncated or corrupt"
+                    ) from exc
+                return readable
             return im
 
         return self.memo("decoded", decode)
+
+    def _decode_readable_part(self) -> Image.Image | None:
+        """The pixels that decode before the damage, cropped to the complete rows, or None.
+
+        Pillow stops at the first error unless LOAD_TRUNCATED_IMAGES is set; that switch is
+        process-wide, so it is set only here, under a lock, and restored at once."""
+        with _TRUNCATED_LOCK, warnings.catch_warnings(), native_stderr_captured() as said:
+            warnings.simplefilter("ignore")
+            before = ImageFile.LOAD_TRUNCATED_IMAGES
+            ImageFile.LOAD_TRUNCATED_IMAGES = True
+            try:
+                im = _pil_open(self.data, self.limits.max_pixels)
+                im.load()
+            except Exception:
+                return None
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = before
+        self._note_warnings(said)
+        rows = readable_rows(im)
+        if rows <= 0:
+            return None
+        self.partial, self.decoded_rows = True, rows
+        self.info.partial = True
+        return im if rows == im.height else im.crop((0, 0, im.width, rows))
 
     def rgb(self) -> np.ndarray:
         """Pixels as a uint8 array, H×W×3, RGB, values 0–255. Cached; do not modify."""
@@ -197,10 +262,16 @@ class LoadedImage:
         def convert() -> np.ndarray:
             self._check_budget()
             if self.header_error is None and self.info.format == "JPEG":
-                arr = decode_jpeg_rgb(self.data)
+                arr, said = _decode_jpeg_turbo(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
+                    self.libjpeg_clean = True
                     arr.setflags(write=False)
                     return arr
+                if said:  # libjpeg found damage: Pillow decodes what it can, we say so
+                    self.libjpeg_clean = False
+                    self._note_warnings(said)
+                    if any(not _harmless_jpeg_warning(w) for w in said):
+                        self.partial = self.info.partial = True
             im = self.decoded()
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 # 16-bit greyscale: keep the top 8 bits rather than clipping at 255
@@ -333,6 +404,29 @@ def _turbojpeg() -> Any:
         return None
 
 
+def _decode_jpeg_turbo(data: bytes) -> tuple[np.ndarray | None, list[str]]:
+    """(pixels, []) from libjpeg-turbo; (None, what libjpeg said) on any warning or error (a
+    truncated or damaged file); (None, []) where TurboJPEG is missing or the colour space is
+    not RGB-like (CMYK/YCCK)."""
+    tj = _turbojpeg()
+    if tj is None:
+        return None, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # PyTurboJPEG reports libjpeg's warnings as these
+        try:
+            width, height, _, colorspace = tj.decode_header(data)
+            if colorspace not in (0, 1, 2):  # TJCS_RGB, TJCS_YCbCr, TJCS_GRAY
+                return None, []
+            rgb = tj.decode(data, pixel_format=0)  # TJPF_RGB
+        except Exception as exc:
+            return None, [_first_line(exc)]
+    said = list(dict.fromkeys(str(w.message).strip() for w in caught if str(w.message).strip()))
+    if said:
+        return None, said
+    ok = rgb.shape == (height, width, 3) and rgb.dtype == np.uint8
+    return (rgb if ok else None), []
+
+
 def decode_jpeg_rgb(data: bytes) -> np.ndarray | None:
     """A JPEG's pixels as uint8 H×W×3 RGB straight from libjpeg-turbo, or None.
 
@@ -342,28 +436,27 @@ def decode_jpeg_rgb(data: bytes) -> np.ndarray | None:
     missing, for CMYK/YCCK files, and on any warning (a truncated or damaged file): the caller
     then decodes with Pillow, whose errors the tool reports.
     """
-    tj = _turbojpeg()
-    if tj is None:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # libjpeg warnings mean damage: let Pillow judge
-            width, height, _, colorspace = tj.decode_header(data)
-            if colorspace not in (0, 1, 2):  # TJCS_RGB, TJCS_YCbCr, TJCS_GRAY
-                return None
-            rgb = tj.decode(data, pixel_format=0)  # TJPF_RGB
-    except Exception:
-        return None
-    return rgb if rgb.shape == (height, width, 3) and rgb.dtype == np.uint8 else None
+    return _decode_jpeg_turbo(data)[0]
 
 
 def jpeg_roundtrip(image: Image.Image, quality: int) -> Image.Image:
     """``image`` saved as JPEG at ``quality`` (Pillow's libjpeg, default subsampling) and
-    decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on."""
+    decoded again, in RGB: the re-save that ELA, JPEG ghosts and augmentation rely on.
+    Raises :class:`ImageInputError` for a side over JPEG's 65,500-pixel maximum."""
+    if max(image.size) > JPEG_MAX_SIDE:
+        raise ImageInputError(
+            f"a side of {max(image.size):,} pixels is over the {JPEG_MAX_SIDE:,} that a JPEG "
+            "re-save allows"
+        )
     buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=quality)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    with native_stderr_captured():
+        image.save(buf, "JPEG", quality=quality)
+    # our own re-encode of pixels already admitted under the pixel limit: Pillow's bomb
+    # guard (a warning on stderr from 89 MP, an error from 179 MP) does not apply to it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copy = _pil_open(buf.getvalue(), image.width * image.height)
+    return copy.convert("RGB")
 
 
 def _frame_count(im: Image.Image) -> int:
@@ -378,3 +471,134 @@ def _first_line(exc: BaseException) -> str:
     line = text[0][:200] if text else type(exc).__name__
     # Pillow names the in-memory buffer ("<_io.BytesIO object at 0x…>"): say "the data"
     return re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the data", line)
+
+
+# -- damage -----------------------------------------------------------------------------------
+
+_TRUNCATED_LOCK = threading.Lock()
+
+# Where a format's signature is unambiguous, a file that starts with it is a damaged image of
+# that format, not "not an image". (BMP's two-byte "BM" is too weak to claim.)
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", 0, "PNG"),
+    (b"GIF87a", 0, "GIF"),
+    (b"GIF89a", 0, "GIF"),
+    (b"II*\x00", 0, "TIFF"),
+    (b"MM\x00*", 0, "TIFF"),
+    (b"WEBP", 8, "WEBP"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format whose signature ``data`` starts with (JPEG, PNG, GIF, TIFF, WEBP)."""
+    for magic, at, kind in _SIGNATURES:
+        if data[at : at + len(magic)] == magic and (kind != "WEBP" or data[:4] == b"RIFF"):
+            return kind
+    return None
+
+
+def _looks_truncated(exc: BaseException, text: str) -> bool:
+    lowered = text.lower()
+    return isinstance(exc, EOFError) or any(
+        word in lowered for word in ("truncated", "unpack requires", "end of file", "not enough")
+    )
+
+
+def _harmless_jpeg_warning(text: str) -> bool:
+    """Garbage between segments ("N extraneous bytes before marker"): the pixels are whole."""
+    return "extraneous bytes" in text
+
+
+def readable_rows(im: Image.Image) -> int:
+    """How many rows from the top of a decoder-filled image hold decoded pixels.
+
+    A decoder that runs out of data fills the rest of the frame with one value (JPEG: mid-grey,
+    PNG: zero). Trailing rows of exactly the bottom-right pixel's value are taken as that fill;
+    for JPEG, a band of blocks (MCU row) whose right end is fill decoded only in part and is
+    dropped too. 0 when nothing decoded; the full height when no fill is found (a progressive
+    or interlaced file: every row is there at reduced detail)."""
+    arr = np.asarray(im)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    fill = arr[-1, -1]
+    is_fill = (arr == fill).all(axis=2)
+    full_rows = is_fill.all(axis=1)
+    real = np.flatnonzero(~full_rows)
+    if real.size == 0:
+        return 0
+    rows = int(real[-1]) + 1
+    layers = getattr(im, "layer", None)
+    if im.format == "JPEG" and layers:
+        mcu_h = 8 * max(int(v) for _, _, v, _ in layers)
+        mcu_w = 8 * max(int(h) for _, h, _, _ in layers)
+        band = (rows - 1) // mcu_h
+        top = band * mcu_h
+        if is_fill[top : top + mcu_h, -min(mcu_w, im.width) :].all():
+            rows = top  # this band stopped part-way across
+        else:
+            rows = min(im.height, top + mcu_h)
+    return rows
+
+
+# -- native output and anonymous files --------------------------------------------------------
+
+_STDERR_LOCK = threading.RLock()
+_MAX_CAPTURE = 64 * 1024
+
+
+def _anonymous_file() -> BinaryIO:
+    """A read-write file with no name in any folder: a memfd (Linux), else a temporary file
+    that is unlinked at once. Nothing is left behind, even when the process is killed."""
+    if hasattr(os, "memfd_create"):
+        try:
+            return os.fdopen(os.memfd_create("pixelsleuth", getattr(os, "MFD_CLOEXEC", 1)), "w+b")
+        except OSError:  # a kernel or sandbox without memfd
+            pass
+    return tempfile.TemporaryFile()  # O_TMPFILE on Linux; unlinked at once elsewhere
+
+
+@contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Capture what C libraries (libjpeg in jpeglib, libtiff, ...) print on file descriptor 2
+    while the block runs; the yielded list holds those lines once the block ends.
+
+    The descriptor is process-wide, so captures are serialised by a lock (re-entrant, so nested
+    captures work); another thread's output in that window is captured too."""
+    lines: list[str] = []
+    with _STDERR_LOCK:
+        try:
+            sink = _anonymous_file()
+            saved = os.dup(2)
+        except OSError:  # no descriptors left: let the output through rather than fail
+            yield lines
+            return
+        try:
+            sys.stderr.flush()
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield lines
+            finally:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                text = sink.read(_MAX_CAPTURE).decode("utf-8", "replace")
+                lines.extend(dict.fromkeys(ln.strip() for ln in text.splitlines() if ln.strip()))
+        finally:
+            os.close(saved)
+            sink.close()
+
+
+@contextmanager
+def in_memory_path(data: bytes) -> Iterator[str]:
+    """A path that reads as ``data`` for libraries that only open paths (jpeglib), backed by
+    an anonymous file (:func:`_anonymous_file`) opened through /proc/self/fd or /dev/fd: no copy
+    of the user's image appears in any folder, not even after a kill."""
+    fh = _anonymous_file()
+    try:
+        fh.write(data)
+        fh.flush()
+        fh.seek(0)
+        folder = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"
+        yield f"{folder}/{fh.fileno()}"
+    finally:
+        fh.close()

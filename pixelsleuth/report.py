@@ -167,6 +167,8 @@ class FileInfo:
     height: int | None = None
     mode: str | None = None
     frames: int | None = None
+    #: the file is damaged and only part of its pixels decoded; the pixel analyses saw that part
+    partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -45,5 +45,12 @@ def test_a_truncated_jpeg_is_still_reported_as_damaged():
     data = path.read_bytes()
     cut = data[: len(data) // 2]
     assert decode_jpeg_rgb(cut) is None  # libjpeg warns: left to Pillow
-    with pytest.raises(DamagedImageError):
-        load_bytes(cut, "cut.jpg").rgb()
+    image = load_bytes(cut, "cut.jpg")
+    rgb = image.rgb()  # the readable part: the complete rows above the cut
+    assert image.partial and image.info.partial and image.libjpeg_clean is False
+    assert rgb.shape == (image.decoded_rows, image.info.width, 3)
+    assert 0 < image.decoded_rows < image.info.height
+    whole = load_bytes(data, "whole.jpg").rgb()
+    assert np.array_equal(rgb, whole[: image.decoded_rows])  # the same pixels, no fill
+    with pytest.raises(DamagedImageError):  # nothing decodable at all: still an error
+        load_bytes(data[:2000] + b"\x00" * 64, "cut.jpg").rgb()

@@ -14,8 +14,8 @@ DEFAULT_WEIGHTS = Path(__file__).parent / "weights"
 
 
 def weights_path() -> Path | None:
-    """PIXELSLEUTH_DETECTOR_WEIGHTS (a folder or hub id), else the weights shipped with the
-    package, else None."""
+    """PIXELSLEUTH_DETECTOR_WEIGHTS (a folder, or a hub id written hf:org/name), else the
+    weights shipped with the package, else None."""
     env = os.environ.get("PIXELSLEUTH_DETECTOR_WEIGHTS")
     if env:
         return Path(env)
@@ -52,7 +52,16 @@ class DetectorAnalyzer(Analyzer):
             )
         from pixelsleuth.detectors.model import ImageTooSmall
 
-        model = load_detector(str(path))
+        try:
+            model = load_detector(str(path))
+        except (FileNotFoundError, ValueError) as exc:  # a mistyped or unsafe weights path
+            return Finding(
+                self.name,
+                f"The detector did not run: {exc}.",
+                None,
+                details={"weights": str(path)},
+                error=str(exc),
+            )
         try:
             prob, logit = model.score_image(image.rgb())
         except ImageTooSmall as exc:

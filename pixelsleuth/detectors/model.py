@@ -28,6 +28,7 @@ from torch import nn
 from torch.fx.experimental.optimization import fuse
 
 WEIGHTS_NAME = "model.safetensors"
+HUB_PREFIX = "hf:"  # PIXELSLEUTH_DETECTOR_WEIGHTS=hf:org/name downloads from the hub
 CONFIG_NAME = "config.json"
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 PRECISION_ENV = "PIXELSLEUTH_DETECTOR_PRECISION"  # "auto" (default), "float32" or "bfloat16"
@@ -132,26 +133,37 @@ class ResidualDetector(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, **hub_kwargs: Any) -> ResidualDetector:
-        """Load from a folder (config.json + model.safetensors) or a Hugging Face hub id.
+        """Load from a folder (config.json + model.safetensors) or a Hugging Face hub id
+        written ``hf:org/name`` (the only form that reaches the network, so that a mistyped
+        path is never looked up online).
 
-        Raises ValueError for weights in any format but safetensors.
+        Raises ValueError for weights in any format but safetensors, FileNotFoundError (in
+        words) for a path that does not exist.
         """
+        text = str(path)
         folder = Path(path).expanduser()
-        if folder.is_file():
+        if text.startswith(HUB_PREFIX):
+            from huggingface_hub import snapshot_download
+
+            folder = Path(
+                snapshot_download(
+                    text[len(HUB_PREFIX) :],
+                    allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "*.md"],
+                    **hub_kwargs,
+                )
+            )
+        elif not folder.exists():
+            raise FileNotFoundError(
+                f"the detector weights {text} do not exist (give a folder, a .safetensors "
+                f"file, or a Hugging Face hub id written {HUB_PREFIX}org/name)"
+            )
+        elif folder.is_file():
             if folder.suffix in UNSAFE_SUFFIXES or folder.suffix != ".safetensors":
                 raise ValueError(
                     f"{folder.name}: only .safetensors weights are loaded (pickled formats "
                     "such as .bin/.pt/.pth can run code when opened)"
                 )
             folder = folder.parent
-        elif not folder.exists():
-            from huggingface_hub import snapshot_download
-
-            folder = Path(
-                snapshot_download(
-                    str(path), allow_patterns=[CONFIG_NAME, WEIGHTS_NAME, "*.md"], **hub_kwargs
-                )
-            )
         weights = folder / WEIGHTS_NAME
         if not weights.is_file():
             unsafe = [p.name for p in folder.iterdir() if p.suffix in UNSAFE_SUFFIXES]

@@ -362,12 +362,13 @@ class CopyMoveAnalyzer(Analyzer):
 
     def analyze(self, image: LoadedImage) -> Finding:
         gray = np.clip(np.rint(image.gray()), 0, 255).astype(np.uint8)
-        scale = 1.0
-        if max(gray.shape) > MAX_SIDE:
-            scale = MAX_SIDE / max(gray.shape)
+        scale = min(1.0, MAX_SIDE / max(gray.shape))
+        if min(gray.shape) * scale < 64:  # before resizing: a sliver would shrink to nothing
+            return Finding(
+                self.name, "The image is too small or too narrow to look for copied regions."
+            )
+        if scale < 1.0:
             gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        if min(gray.shape) < 64:
-            return Finding(self.name, "The image is too small to look for copied regions.")
         mask, regions, stats = detect_copy_move(gray)
         details: dict[str, Any] = {
             "analysis_scale": round(scale, 4),

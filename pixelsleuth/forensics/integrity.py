@@ -26,6 +26,14 @@ class IntegrityAnalyzer(Analyzer):
     order = 90
 
     def analyze(self, image: LoadedImage) -> Finding:
+        if isinstance(image.header_error, DamagedImageError):
+            return Finding(
+                analyzer=self.name,
+                summary=f"The file is {image.header_error}.",
+                evidence=[Evidence("header_damaged", f"The file is {image.header_error}.")],
+                details={"decodes": False, "decoder_warnings": image.decode_warnings},
+                error=str(image.header_error),
+            )
         if image.header_error is not None:
             return Finding(
                 analyzer=self.name,
@@ -44,15 +52,20 @@ class IntegrityAnalyzer(Analyzer):
             details["jpeg_scans"] = c.jpeg.scans
         decode_error = None
         try:
-            image.decoded()
-            details["decodes"] = True
+            image.rgb()  # libjpeg-turbo first for a JPEG, whose warnings reveal damage
+            details["decodes"] = "partly" if image.partial else True
         except DamagedImageError as exc:
             decode_error = str(exc)
             details["decodes"] = False
         except ImageInputError as exc:  # too large: not damage, but nothing was decoded
             details["decodes"] = None
             details["not_decoded"] = str(exc)
-        if decode_error:
+        details["decoder_warnings"] = image.decode_warnings[:20]
+        damage = self._partial_message(image) if image.partial else None
+        if damage:
+            details["decoded_rows"] = image.decoded_rows
+            evidence.append(Evidence("partly_decoded", damage, Direction.NEUTRAL, 0.0))
+        elif decode_error:
             evidence.append(
                 Evidence(
                     "truncated",
@@ -82,7 +95,9 @@ class IntegrityAnalyzer(Analyzer):
                     0.1 if not embedded else 0.0,
                 )
             )
-        if decode_error:
+        if damage:
+            summary = f"The file is damaged and only partly readable. {damage}"
+        elif decode_error:
             summary = f"The file is damaged and only partly readable: {decode_error}."
         elif evidence:
             summary = evidence[0].message
@@ -94,6 +109,22 @@ class IntegrityAnalyzer(Analyzer):
             score=None,
             evidence=evidence,
             details=details,
+        )
+
+    @staticmethod
+    def _partial_message(image: LoadedImage) -> str:
+        """What decoded of a damaged file, in words, with the decoder's own words."""
+        said = "; ".join(image.decode_warnings[:3])
+        said = f" (the decoder said: {said})" if said else ""
+        height, rows = image.info.height or 0, image.decoded_rows
+        if rows is not None and 0 < rows < height:
+            return (
+                f"Its pixel data ends early{said}: the top {rows} of {height} rows "
+                f"({rows / height:.0%}) decoded, and the pixel analyses used only those."
+            )
+        return (
+            f"The decoder reported damaged pixel data{said}; every row decoded, but parts of "
+            "the picture may be wrong or missing detail, and the pixel analyses include them."
         )
 
     @staticmethod

@@ -11,10 +11,11 @@ compared with a calibrated (grid-shifted) version of the same image.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import functools
+import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -26,7 +27,7 @@ from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.jpeg import ZIGZAG, JpegInfo, parse_jpeg
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
 from pixelsleuth.forensics.metadata import canonical_fields
-from pixelsleuth.imageio import LoadedImage
+from pixelsleuth.imageio import LoadedImage, in_memory_path, native_stderr_captured
 from pixelsleuth.report import Direction, Evidence, Finding
 
 # ITU-T T.81 Annex K example tables, natural order: the base of libjpeg's quality scaling
@@ -186,22 +187,49 @@ def _norm(text: str | None) -> str:
 
 
 def read_luma_coefficients(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Quantized luma DCT coefficients (blocks_y, blocks_x, 8, 8) and the luma table, read with
-    jpeglib from a private temporary copy (the user's file is never touched)."""
+    """Quantized luma DCT coefficients (blocks_y, blocks_x, 8, 8) and the luma table, read
+    with jpeglib's libjpeg from an anonymous in-memory file: no copy of the user's image is
+    ever written to a folder, not even by a killed process. libjpeg's warnings are kept off
+    the terminal. None when jpeglib is missing or cannot read the file (the caller then
+    estimates the coefficients from the pixels)."""
     try:
         import jpeglib
+        from jpeglib._bind import CJpegLib
     except ImportError:  # pragma: no cover - declared dependency
         return None
-    fd, tmp = tempfile.mkstemp(suffix=".jpg")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        jpeg = jpeglib.read_dct(tmp)
-        return np.asarray(jpeg.Y, dtype=np.int32), np.asarray(jpeg.qt[0], dtype=np.int32)
-    except Exception:
+        with (
+            in_memory_path(data) as path,
+            native_stderr_captured(),
+            contextlib.redirect_stdout(io.StringIO()),  # its reader prints the path on failure
+        ):
+            jpeg = jpeglib.read_dct(path)  # the header only: sizes and sampling
+            # jpeg.load() would copy the bytes to a named temporary file for its C reader;
+            # handing that reader the in-memory path instead keeps every copy off the disk
+            planes = [
+                jpeg._alloc_dct_component(i) if wanted else None
+                for i, wanted in enumerate(
+                    (True, jpeg.has_chrominance, jpeg.has_chrominance, jpeg.has_black)
+                )
+            ]
+            qt = ((ctypes.c_ushort * 64) * 4)()
+            table_numbers = (ctypes.c_short * 4)()
+            CJpegLib.read_jpeg_dct(
+                srcfile=path,
+                Y=planes[0],
+                Cb=planes[1],
+                Cr=planes[2],
+                K=planes[3],
+                qt=qt,
+                quant_tbl_no=table_numbers,
+                path="the image",
+            )
+        luma = np.ctypeslib.as_array(planes[0])
+        tables = np.ctypeslib.as_array(qt)
+        luma_table = tables[table_numbers[0]].reshape(8, 8)
+        return luma.reshape(*luma.shape[:-1], 8, 8).astype(np.int32), luma_table.astype(np.int32)
+    except Exception:  # damaged data, or a jpeglib whose internals moved: estimate instead
         return None
-    finally:
-        os.unlink(tmp)
 
 
 def block_dct(luma: np.ndarray, offset: int = 0) -> np.ndarray:
@@ -453,13 +481,15 @@ class JpegAnalyzer(Analyzer):
     def _double_compression(
         image: LoadedImage, info: JpegInfo, evidence: list[Evidence], details: dict[str, Any]
     ) -> None:
-        coefficients = read_luma_coefficients(image.data)
-        source = "jpeglib"
         try:
             luma = image.gray()
         except Exception as exc:  # damaged pixels: no calibration possible
             details["double_compression"] = {"score": None, "reason": str(exc)}
             return
+        # jpeglib's libjpeg can crash the whole process on a damaged JPEG (a double free after
+        # "extraneous bytes" warnings): it only reads files libjpeg-turbo decoded cleanly
+        coefficients = read_luma_coefficients(image.data) if image.libjpeg_clean else None
+        source = "jpeglib"
         qtable = info.luma_table()
         if coefficients is None:  # estimate the coefficients from the decoded pixels
             coefficients = np.round(block_dct(luma) / np.maximum(qtable, 1)).astype(np.int64)

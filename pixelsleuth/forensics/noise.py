@@ -85,9 +85,15 @@ class NoiseAnalyzer(Analyzer):
 
     def analyze(self, image: LoadedImage) -> Finding:
         gray = image.gray()
+        blocks = (gray.shape[0] // NOISE_BLOCK) * (gray.shape[1] // NOISE_BLOCK)
+        if blocks < 16:  # fewer blocks than that give no common level to compare against
+            return Finding(
+                self.name,
+                f"The image is too small for noise analysis (it needs at least 16 blocks of "
+                f"{NOISE_BLOCK}×{NOISE_BLOCK} pixels, about 128×128).",
+                details={"abstained": "too small", "blocks": blocks},
+            )
         sigma = block_noise_sigma(gray)
-        if sigma.size < 16:
-            return Finding(self.name, "The image is too small for noise analysis.")
         brightness = block_view(gray, NOISE_BLOCK).mean(axis=(2, 3))
         score, z = noise_inconsistency(sigma, brightness)
         residual = median_residual(gray)

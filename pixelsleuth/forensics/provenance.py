@@ -101,7 +101,7 @@ def read_c2pa(data: bytes, mime: str, trust_anchors: str | None = None) -> dict[
         text = str(exc)
         if "ManifestNotFound" in type(exc).__name__ or "not found" in text.lower():
             return {"state": C2paState.NONE}
-        return {"state": C2paState.UNREADABLE, "error": f"{type(exc).__name__}: {text[:200]}"}
+        return {"state": C2paState.UNREADABLE, "error": text[:200] or "unreadable"}
     active = results.get("activeManifest", {}) if isinstance(results, dict) else {}
     failures = [f.get("code") for f in active.get("failure", []) if isinstance(f, dict)]
     if state == "Trusted":
@@ -185,6 +185,13 @@ class ProvenanceAnalyzer(Analyzer):
             mime = MIME.get(meta.containers.kind, "application/octet-stream")
             c2pa_info = read_c2pa(image.data, mime, self.trust_anchors)
             c2pa_info["container"] = meta.containers.c2pa_container
+            if c2pa_info["state"] is C2paState.NONE:
+                # the block is there but the SDK finds no store in it: damaged, not absent
+                c2pa_info = {
+                    **c2pa_info,
+                    "state": C2paState.UNREADABLE,
+                    "error": "the manifest store in it cannot be parsed",
+                }
         details["c2pa"] = c2pa_info
         state: C2paState = c2pa_info["state"]
         signer = c2pa_info.get("signer") or "an unknown signer"
@@ -229,10 +236,13 @@ class ProvenanceAnalyzer(Analyzer):
                 )
             )
         elif state is C2paState.UNREADABLE:
+            where = c2pa_info.get("container", "the file")
             evidence.append(
                 Evidence(
                     "c2pa_unreadable",
-                    "A Content Credentials block is present but could not be read.",
+                    f"A Content Credentials block is present ({where}) but is corrupt or "
+                    "damaged and could not be read: credentials that cannot be checked "
+                    "vouch for nothing.",
                     Direction.EDITED,
                     0.2,
                 )
@@ -305,7 +315,10 @@ class ProvenanceAnalyzer(Analyzer):
                 "Content Credentials are present but the file was altered after signing"
             ),
             C2paState.INVALID: "Content Credentials are present but do not validate",
-            C2paState.UNREADABLE: "A Content Credentials block is present but unreadable",
+            C2paState.UNREADABLE: (
+                "A Content Credentials block is present but corrupt or damaged: it could not "
+                "be read"
+            ),
         }[state]
         made_by = f" (made with {info['claim_generator']})" if info.get("claim_generator") else ""
         tail = f"; {declared.message[0].lower()}{declared.message[1:]}" if declared else "."

@@ -33,6 +33,14 @@ _TYPES: dict[int, tuple[str, int]] = {
     13: ("I", 4),  # IFD
 }
 
+_TYPE_NAMES = {
+    1: "BYTE", 2: "ASCII text", 3: "SHORT", 4: "LONG", 5: "RATIONAL", 6: "SBYTE",
+    7: "UNDEFINED bytes", 8: "SSHORT", 9: "SLONG", 10: "SRATIONAL", 11: "FLOAT", 12: "DOUBLE",
+    13: "IFD",
+}  # fmt: skip
+_BYTE_TYPES = {1, 6, 7}
+_TEXT_TYPE = 2
+
 EXIF_IFD_POINTER = 0x8769
 GPS_IFD_POINTER = 0x8825
 INTEROP_IFD_POINTER = 0xA005
@@ -85,10 +93,10 @@ def parse_exif(data: bytes) -> ExifData:
     if first is None:
         return exif
     seen: set[int] = set()
-    ifd0, next_ifd = reader.read_ifd(first, seen)
+    ifd0, next_ifd = reader.read_ifd(first, seen, table="Image")
     exif.ifds["0th"] = ifd0
     if next_ifd:
-        exif.ifds["1st"], _ = reader.read_ifd(next_ifd, seen)
+        exif.ifds["1st"], _ = reader.read_ifd(next_ifd, seen, table="Image")
     for pointer, name, parent in (
         (EXIF_IFD_POINTER, "Exif", "0th"),
         (GPS_IFD_POINTER, "GPS", "0th"),
@@ -96,7 +104,7 @@ def parse_exif(data: bytes) -> ExifData:
     ):
         offset = exif.ifds[parent].get(pointer)
         if isinstance(offset, int) and offset > 0:
-            exif.ifds[name], _ = reader.read_ifd(offset, seen)
+            exif.ifds[name], _ = reader.read_ifd(offset, seen, table=name)
     note = exif.ifds["Exif"].get(MAKERNOTE)
     if isinstance(note, bytes) and note:
         exif.makernote = note
@@ -140,9 +148,12 @@ class _TiffReader:
         return struct.unpack(self.endian + "I", self.data[pos : pos + 4])[0]
 
     def read_ifd(
-        self, offset: int, seen: set[int], raw: bool = False
+        self, offset: int, seen: set[int], raw: bool = False, table: str | None = None
     ) -> tuple[dict[int, Any], int]:
-        """Entries of the IFD at ``offset`` and the offset of the next IFD (0 if none)."""
+        """Entries of the IFD at ``offset`` and the offset of the next IFD (0 if none).
+        ``table`` names piexif's tag table ("Image", "Exif", "GPS", "Interop"): an entry whose
+        stored type does not fit its tag's (a number where text belongs) is dropped with a
+        warning, so that readers never meet a tuple where a string belongs."""
         if offset in seen:
             self.warnings.append(f"IFD at offset {offset} is referenced twice (a loop)")
             return {}, 0
@@ -162,10 +173,34 @@ class _TiffReader:
                 return entries, 0
             tag, typ, n = struct.unpack(self.endian + "HHI", self.data[pos : pos + 8])
             value = self._value(tag, typ, n, pos + 8, raw)
+            if value is not _SKIP and table and not raw:
+                value = self._typed(table, tag, typ, value)
             if value is not _SKIP:
                 entries[tag] = value
         next_ifd = self.u32(offset + 2 + 12 * count) or 0
         return entries, next_ifd
+
+    def _typed(self, table: str, tag: int, typ: int, value: Any) -> Any:
+        """``value`` if its stored type fits the tag's, text stored as bytes decoded, else
+        _SKIP with a warning."""
+        spec = piexif.TAGS.get(table, {}).get(tag)
+        if spec is None or spec["type"] == typ:
+            return value
+        expected = spec["type"]
+        if expected == _TEXT_TYPE and isinstance(value, bytes):
+            return _ascii(value)  # text written as BYTE/UNDEFINED: still text
+        if expected == _TEXT_TYPE and isinstance(value, int) and typ in _BYTE_TYPES:
+            return _ascii(bytes([value & 0xFF]))
+        fits = (expected in _BYTE_TYPES and typ in _BYTE_TYPES | {_TEXT_TYPE}) or (
+            expected not in _BYTE_TYPES | {_TEXT_TYPE} and not isinstance(value, str | bytes)
+        )
+        if fits:
+            return value
+        self.warnings.append(
+            f"tag {spec['name']} (0x{tag:04X}) is stored as {_TYPE_NAMES.get(typ, typ)} where "
+            f"{_TYPE_NAMES.get(expected, expected)} belongs; ignored"
+        )
+        return _SKIP
 
     def _value(self, tag: int, typ: int, n: int, field_pos: int, raw: bool) -> Any:
         if typ not in _TYPES:

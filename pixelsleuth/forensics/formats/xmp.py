@@ -80,8 +80,12 @@ def parse_xmp(packet: bytes) -> tuple[dict[str, Any], str | None]:
         root = SafeET.fromstring(body)
     except Exception as exc:  # ParseError, or defusedxml refusing entities
         # in words: a reader gains nothing from the parser's class name
-        what = "entities, refused" if "Forbidden" in type(exc).__name__ else "malformed XML"
-        return {}, f"XMP could not be parsed ({what})"
+        reason = (
+            "it declares entities or external references, which are refused"
+            if "Forbidden" in type(exc).__name__
+            else "it is not well-formed XML"
+        )
+        return {}, f"XMP could not be parsed ({reason})"
     props: dict[str, Any] = {}
     for desc in root.iter(f"{{{RDF}}}Description"):
         _merge(props, _description(desc))
