@@ -176,6 +176,8 @@ class LoadedImage:
             return NotAnImageError(f"not a recognised image ({_first_line(exc)})")
         self.info.format = kind
         text = _first_line(exc)
+        if kind == "JXL" and "libjxl" in text:  # the plugin's advice is for its developers
+            text = "the JPEG XL decoder refused its pixel data"
         if _looks_truncated(exc, text):
             what = f"the file ends inside its header, after {len(self.data):,} bytes"
         else:
@@ -487,11 +489,13 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"II*\x00", 0, "TIFF"),
     (b"MM\x00*", 0, "TIFF"),
     (b"WEBP", 8, "WEBP"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", 0, "JXL"),  # JPEG XL in its ISO BMFF container
+    (b"\xff\x0a", 0, "JXL"),  # a bare JPEG XL codestream
 )
 
 
 def sniff_format(data: bytes) -> str | None:
-    """The image format whose signature ``data`` starts with (JPEG, PNG, GIF, TIFF, WEBP)."""
+    """The image format whose signature ``data`` starts with (JPEG, PNG, GIF, TIFF, WEBP, JXL)."""
     for magic, at, kind in _SIGNATURES:
         if data[at : at + len(magic)] == magic and (kind != "WEBP" or data[:4] == b"RIFF"):
             return kind

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 from pathlib import Path
@@ -317,6 +318,13 @@ def test_corpus_heic_and_jxl_samples_are_read_with_their_metadata():
     assert exif.named() and not exif.warnings
     props, error = parse_xmp(found.xmp[0])
     assert error is None and props
+    # through the analyzer too: a damaged JPEG XL whose metadata is still reported, in words
+    report = analyze_bytes(jxl.read_bytes(), jxl.name, analyzers=["metadata", "integrity"])
+    assert report.file.format == "JXL" and "damaged JXL file" in (report.error or "")
+    assert "libjxl" not in report.error
+    metadata = report.finding("metadata")
+    assert metadata is not None and metadata.error is None
+    assert "ExifTool test" in json.dumps(metadata.details)
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
