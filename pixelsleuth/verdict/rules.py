@@ -121,11 +121,11 @@ def coverage_cause(report: Report, coverage: Coverage | None) -> str | None:
         )
     if is_partial(report) or (coverage is not None and coverage.partial):
         integrity = report.finding("integrity")
-        damage = f" ({integrity.summary.rstrip('.')})" if integrity and integrity.evidence else ""
+        damage = integrity.evidence[0].message if integrity and integrity.evidence else ""
         return (
-            f"The file is damaged{damage}: only part of it could be read, so the evidence is "
-            "incomplete; its readable part was analysed, and nothing in it settles the question."
-        )
+            "The file is damaged, so the evidence is incomplete: only the part that could be "
+            f"read was analysed, and nothing in it settles the question. {damage}"
+        ).rstrip()
     share = None if coverage is None else coverage.textured_share
     if share is not None and share < MIN_TEXTURED_SHARE:
         return (
