@@ -15,7 +15,14 @@ from pixelsleuth.app.jobs import Job
 from pixelsleuth.audit import audit, extract_zip, extras_path, iter_files, write_csv
 from pixelsleuth.htmlreport import write_html
 
-VERDICTS = ["ai-generated", "manipulated", "camera-original", "inconclusive", "error"]
+VERDICTS = [
+    "ai-generated",
+    "manipulated",
+    "camera-original",
+    "no-signs-found",
+    "inconclusive",
+    "error",
+]
 
 
 def _workdir() -> Path:

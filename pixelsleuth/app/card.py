@@ -14,6 +14,7 @@ import streamlit as st
 
 from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.report import Finding, Report, percent
+from pixelsleuth.verdict.rules import LABEL_DEFINITIONS
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
 
@@ -28,13 +29,8 @@ BADGE = {
     "ai-generated": ("red", "AI-generated"),
     "manipulated": ("orange", "Manipulated"),
     "camera-original": ("green", "Camera original"),
+    "no-signs-found": ("blue", "No signs found"),
     "inconclusive": ("gray", "Inconclusive"),
-}
-VERDICT_MEANS = {
-    "ai-generated": "The evidence points to an image made by a generative model.",
-    "manipulated": "The evidence points to a photograph that was edited after capture.",
-    "camera-original": "Nothing found contradicts a photograph straight from a camera.",
-    "inconclusive": "The evidence does not point clearly one way.",
 }
 
 
@@ -62,7 +58,7 @@ def verdict_header(report: Report) -> None:
         f"### :{colour}-background[{label}]" + (f" &nbsp; {' · '.join(probs)}" if probs else "")
     )
     st.caption(
-        VERDICT_MEANS[v.label.value]
+        LABEL_DEFINITIONS[v.label]  # the label's definition, as in the README
         + " Probabilities are calibrated estimates from the evidence below, not proof."
     )
     for reason in v.reasons[:5]:
@@ -77,13 +73,13 @@ def report_card(report: Report, rgb: np.ndarray | None, key: str) -> None:
     texts = analyzer_texts()
     st.caption(
         "Each section's suspicion runs from 0 (consistent with a camera original) to 1 (a "
-        "strong sign of generation or editing); sections with a suspicion of 0.5 or more are "
-        "open."
+        "strong sign of generation or editing); a section is open when its suspicion reaches "
+        "the level that fewer than 5 % of ordinary photos reach (the rule the verdict uses)."
     )
     for finding in report.findings:
         title, explains = texts.get(finding.analyzer, (finding.analyzer, ""))
         score = "" if finding.score is None else f" — suspicion {finding.score:.2f}"
-        suspicious = finding.score is not None and finding.score >= 0.5
+        suspicious = report.verdict is not None and finding.analyzer in report.verdict.flagged
         with st.expander(f"{title}{score}", expanded=suspicious or finding.analyzer == "detector"):
             st.caption(explains)
             if finding.error:
