@@ -2,7 +2,8 @@
 split, measure both on another.
 
 Real photos are seen in the conditions people meet them in (:data:`REAL_CONDITIONS`): as
-they are, re-saved once at JPEG quality 70–95 with their metadata, halved and re-saved,
+they are, re-saved once at JPEG quality 70–95 with their metadata (whole), and from a centre
+crop of at most MAX_SIDE pixels (which bounds the time): halved and re-saved,
 stripped (JPEG q90, no metadata), converted to PNG or WebP, and as a screenshot (fitted to
 1280×720, PNG). AI-generated and manipulated images (the corpus's forgeries plus splices made
 from the split's own photos, :mod:`pixelsleuth.datasets.forgeries`) are seen as they are and
@@ -116,7 +117,9 @@ def render(data: bytes, view: str, key: str) -> bytes:
 
     with Image.open(io.BytesIO(data)) as im:
         exif = im.info.get("exif")
-        im = centre_crop(im.convert("RGB"), MAX_SIDE)
+        # a re-save keeps the whole picture (a crop would contradict its EXIF thumbnail and
+        # dimensions, which a real re-save keeps consistent)
+        im = im.convert("RGB") if view == "resaved" else centre_crop(im.convert("RGB"), MAX_SIDE)
     buf = io.BytesIO()
     if view == "resaved":
         extra = {"exif": exif} if exif else {}
