@@ -20,7 +20,6 @@ import dataclasses
 import hashlib
 import io
 import json
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,7 +31,12 @@ from PIL import Image
 from tqdm import tqdm
 
 from pixelsleuth.report import Finding, Report, Verdict, VerdictLabel
-from pixelsleuth.verdict.calibration import TARGET_RATE, CalibrationTable, fit_table
+from pixelsleuth.verdict.calibration import (
+    TARGET_RATE,
+    CalibrationTable,
+    fit_table,
+    threshold_for,
+)
 from pixelsleuth.verdict.features import SCORED_ANALYZERS, features
 from pixelsleuth.verdict.model import CLASSES, VerdictModel
 from pixelsleuth.verdict.rules import Coverage, coverage_cause, decide, decisive_provenance, settle
@@ -41,7 +45,7 @@ LABELS = {"real": 0, "ai": 1, "forged": 2}  # indices into CLASSES
 REAL_CONDITIONS = ("original", "resaved", "resized", "stripped", "png-webp", "screenshot")
 OTHER_VIEWS = ("as-is", "stripped")
 MAX_SIDE = 1536  # derived views start from a centre crop of at most this side (bounds the time)
-FALSE_ALARM_RATE = 0.025  # per label (AI, manipulated) on the calibration split's real views
+FALSE_ALARM_RATE = 0.025  # per label (AI, manipulated) and condition, real calibration views
 ALL_LABELS = (
     VerdictLabel.CAMERA_ORIGINAL,
     VerdictLabel.NO_SIGNS_FOUND,
@@ -256,8 +260,8 @@ def calibration_scores(records: list[dict[str, Any]]) -> dict[str, dict[str, lis
 
 def fit_records(records: list[dict[str, Any]]) -> tuple[VerdictModel, CalibrationTable]:
     """The calibration table (real views) and the model (every view the rules leave to it),
-    with the AI and manipulated thresholds that keep real views' false alarms at
-    FALSE_ALARM_RATE each."""
+    with AI and manipulated thresholds that keep each label's false alarms on the real views
+    at FALSE_ALARM_RATE in every condition (so both together at most twice that)."""
     table = fit_table(calibration_scores(records))
     recs = [r for r in records if _model_decides(r)]
     if len({r["label"] for r in recs}) < 2:
@@ -265,12 +269,17 @@ def fit_records(records: list[dict[str, Any]]) -> tuple[VerdictModel, Calibratio
     x = np.asarray([features(record_report(r)) for r in recs])
     y = np.asarray([r["label"] for r in recs])
     model = VerdictModel.fit(x, y)
-    p = model.predict_proba(x[y == 0])
+    real = [r for r in records if r["label"] == 0]
+    p = model.predict_proba(np.asarray([features(record_report(r)) for r in real]))
+    decides = np.asarray([_model_decides(r) for r in real])
     for k in (1, 2):
-        called = sorted(p[p.argmax(1) == k, k], reverse=True)
-        allowed = math.floor(FALSE_ALARM_RATE * len(p))
-        level = called[allowed] + 1e-4 if len(called) > allowed else 0.5
-        model.thresholds[CLASSES[k].value] = round(max(0.5, float(level)), 4)
+        # a real view's "alarm score" for label k: its P(k) where the model would call it k
+        called = np.where(decides & (p.argmax(1) == k), p[:, k], 0.0)
+        by_condition: dict[str, list[float]] = {}
+        for rec, score in zip(real, called, strict=True):
+            by_condition.setdefault(rec["view"], []).append(float(score))
+        level = threshold_for(by_condition, FALSE_ALARM_RATE) if by_condition else 0.5
+        model.thresholds[CLASSES[k].value] = round(min(max(0.5, level), 1.0), 4)
     return model, table
 
 
@@ -380,6 +389,41 @@ def evaluate_records(
     }
 
 
+def markdown(evaluation: dict[str, Any]) -> str:
+    """The evaluation as Markdown: the analyzers' suspicious rates per real condition and hit
+    rates, the confusion matrix with inconclusive and false-alarm rates, and calibration."""
+    conditions = [f"real/{c}" for c in REAL_CONDITIONS]
+    lines = [
+        "| analyzer | level | " + " | ".join(c.split("/")[1] for c in conditions) + " | "
+        "manipulated hit | AI hit |",
+        "|---" * (len(conditions) + 4) + "|",
+    ]
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        c = row.get(key)
+        return "–" if not c else f"{c['suspicious']}/{c['n']}"
+
+    for analyzer, row in evaluation["analyzers"].items():
+        level = row["threshold"]
+        shown = "–" if level is None else ("never" if level > 1 else f"{level:.2f}")
+        cells = [cell(row, c) for c in (*conditions, "manipulated", "ai")]
+        lines.append(f"| {analyzer} | {shown} | " + " | ".join(cells) + " |")
+    lines += ["", "| truth \\ verdict | " + " | ".join(x.value for x in ALL_LABELS) + " |"]
+    lines.append("|---" * (len(ALL_LABELS) + 1) + "|")
+    for truth, row in evaluation["confusion"]["matrix"].items():
+        lines.append(f"| {truth} | " + " | ".join(str(row[x.value]) for x in ALL_LABELS) + " |")
+    lines.append("")
+    for name, row in evaluation["confusion"]["summary"].items():
+        rates = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in row.items() if k != "n")
+        lines.append(f"- {name} (n={row['n']}): {rates}")
+    for name, cal in evaluation["calibration"].items():
+        lines.append(
+            f"- P({name.replace('_', ' ')}) where the model decides (n={cal['n']}): "
+            f"ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def fit_verdict(
     manifests: Sequence[Path],
     out: Path,
@@ -422,4 +466,5 @@ def fit_verdict(
     evaluation["seconds"] = round(time.perf_counter() - start, 1)
     evaluation["fitted_on"], evaluation["evaluated_on"] = fitted_on, evaluated_on
     (out / "verdict-eval.json").write_text(json.dumps(evaluation, indent=1) + "\n")
+    (out / "verdict-eval.md").write_text(markdown(evaluation))
     return evaluation

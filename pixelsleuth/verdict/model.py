@@ -39,14 +39,17 @@ class VerdictModel:
 
     @classmethod
     def fit(cls, x: np.ndarray, y: np.ndarray, c: float = 0.5) -> VerdictModel:
-        """``x``: samples × features; ``y``: indices into :data:`CLASSES`. Classes are
-        weighted to balance; ``c`` is the inverse L2 regularisation strength."""
+        """``x``: samples × features; ``y``: indices into :data:`CLASSES`; ``c`` is the
+        inverse L2 regularisation strength. Classes are not reweighted: the probabilities stay
+        calibrated to the mix fitted on (mostly real photos, as in the wild), which balancing
+        would distort (expected calibration error 0.135 balanced against 0.011 unweighted on
+        the calibration split)."""
         from sklearn.linear_model import LogisticRegression
 
         mean = x.mean(axis=0)
         scale = x.std(axis=0)
         scale[scale < 1e-6] = 1.0
-        lr = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+        lr = LogisticRegression(C=c, class_weight=None, max_iter=5000)
         lr.fit((x - mean) / scale, y)
         coef = np.zeros((len(CLASSES), x.shape[1]))
         intercept = np.full(len(CLASSES), -30.0)  # a class absent from the data is never chosen
