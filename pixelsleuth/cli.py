@@ -355,6 +355,10 @@ def fit_verdict_cmd(
     stability: Annotated[
         bool, typer.Option(help="Also score the stability copies (slower; part of the verdict).")
     ] = True,
+    cached_only: Annotated[
+        bool,
+        typer.Option(help="Refit on exactly the views cached in OUT/records.jsonl; no analysis."),
+    ] = False,
 ) -> None:
     """Fit the per-analyzer calibration table and the verdict model on one split (real photos
     in six ordinary conditions, AI and manipulated images as-is and stripped); measure both on
@@ -378,6 +382,7 @@ def fit_verdict_cmd(
             seed,
             max_real_per_group=max_real_per_group,
             stability=stability,
+            cached_only=cached_only,
         )
     except (OSError, ValueError) as exc:
         _fail(str(exc))

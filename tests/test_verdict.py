@@ -325,3 +325,9 @@ def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_pat
     assert cached == 2 * 3 * (len(REAL_CONDITIONS) + 2)  # 2 splits × 3 × (6 real + 2 AI views)
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and (out / "records.jsonl").read_text().count("\n") == cached
+    refit = CliRunner().invoke(app, [*args, "--cached-only"])
+    assert refit.exit_code == 0, refit.output
+    assert (
+        json.loads((out / "verdict-eval.json").read_text())["confusion"]
+        == (evaluation["confusion"])
+    )

@@ -218,6 +218,27 @@ def collect(
     return out
 
 
+def record_split(rec: dict[str, Any]) -> str:
+    """The split a record belongs to: its file name's hash split (splices carry theirs)."""
+    from pixelsleuth.detectors.data import corpus_split
+
+    if rec["group"] == "forged/splice":
+        return rec["name"].split("-")[1]
+    return corpus_split(rec["name"])
+
+
+def cached_records(cache: Path, split: str) -> list[dict[str, Any]]:
+    """The records of one split in a ``records.jsonl`` cache (the last one per view)."""
+    if not cache.is_file():
+        raise ValueError(f"{cache}: no cached records to refit from")
+    recs: dict[str, dict[str, Any]] = {}
+    for line in cache.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            recs[rec["key"]] = rec
+    return [r for r in recs.values() if record_split(r) == split]
+
+
 def record_report(rec: dict[str, Any]) -> Report:
     return Report.from_dict(rec["report"])
 
@@ -435,19 +456,26 @@ def fit_verdict(
     progress: bool = True,
     max_real_per_group: int = 12,
     stability: bool = True,
+    cached_only: bool = False,
 ) -> dict[str, Any]:
-    """Fit on ``fit_split``, evaluate on ``eval_split``; writes OUT/verdict.json (the model
-    with its card), OUT/calibration.json (the table) and OUT/verdict-eval.json; returns the
-    evaluation."""
+    """Fit on ``fit_split``, evaluate on ``eval_split`` (with ``cached_only``, on exactly
+    the views already in OUT/records.jsonl: a refit without analysis). Writes
+    OUT/verdict.json (the model with its card), OUT/calibration.json (the table) and
+    OUT/verdict-eval.{json,md}; returns the evaluation."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "records.jsonl"
-    fit_items = corpus_items(manifests, fit_split, max_per_group, splices, seed, max_real_per_group)
-    eval_items = corpus_items(
-        manifests, eval_split, max_per_group, splices, seed + 1, max_real_per_group
-    )
-    fit_recs = collect(fit_items, cache, progress, stability)
-    eval_recs = collect(eval_items, cache, progress, stability)
+    if cached_only:  # exactly the views analysed before: a refit, no analysis
+        fit_recs, eval_recs = cached_records(cache, fit_split), cached_records(cache, eval_split)
+    else:
+        fit_items = corpus_items(
+            manifests, fit_split, max_per_group, splices, seed, max_real_per_group
+        )
+        eval_items = corpus_items(
+            manifests, eval_split, max_per_group, splices, seed + 1, max_real_per_group
+        )
+        fit_recs = collect(fit_items, cache, progress, stability)
+        eval_recs = collect(eval_items, cache, progress, stability)
     model, table = fit_records(fit_recs)
     evaluation = evaluate_records(model, table, eval_recs)
     recipe = {
