@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from pixelsleuth import __version__
 from pixelsleuth.analyzers import Analyzer, create_analyzers
@@ -21,6 +22,9 @@ from pixelsleuth.imageio import (
     load_image,
 )
 from pixelsleuth.report import FileInfo, Finding, Report, Verdict
+
+if TYPE_CHECKING:
+    from pixelsleuth.verdict import CalibrationTable, Coverage, VerdictModel
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,7 @@ def analyze_image(
     stability: bool = True,
 ) -> Report:
     """Run each analyzer on an already loaded image; one failing analyzer never stops the rest.
-    With ``verdict`` the findings are fused into ``report.verdict`` (see detectors.fusion),
+    With ``verdict`` the findings are fused into ``report.verdict`` (see pixelsleuth.verdict),
     checked for stability on perturbed copies when ``stability`` is set."""
     instances = _resolve(analyzers)
     report = Report(file=image.info, tool_version=__version__)
@@ -92,11 +96,15 @@ def analyze_image(
 def _verdict(
     report: Report, image: LoadedImage | None, instances: list[Analyzer], stability: bool
 ) -> Verdict:
-    from pixelsleuth.detectors.fusion import decide, default_model, fuse
+    from pixelsleuth.verdict import decide, default_model, default_table
 
     try:
-        model = default_model()
-        return fuse(report, image, instances, model, stability)
+        model, table = default_model(), default_table()
+        coverage = None if image is None else measure_coverage(image)
+        verdict = decide(report, model, table, coverage)
+        if stability and image is not None and verdict.method == "model":
+            verdict = check_stability(report, image, instances, verdict, model, table)
+        return verdict
     except Exception as exc:  # a broken model file or a bug: keep the findings, say so
         log.debug("verdict failed for %s", report.file.path, exc_info=True)
         fallback = decide(report, None)
@@ -104,6 +112,68 @@ def _verdict(
             f"The evidence could not be combined: {type(exc).__name__}: {str(exc)[:200]}."
         )
         return fallback
+
+
+def measure_coverage(image: LoadedImage) -> Coverage:
+    """What there is to judge in ``image``: its size, how textured its decoded pixels are and
+    whether they decode at all (a damaged file's readable part is analysed, but partly)."""
+    from pixelsleuth.verdict.rules import Coverage, textured_share
+
+    coverage = Coverage(image.info.width, image.info.height)
+    if image.header_error is not None:
+        return coverage
+    coverage.partial = bool(getattr(image, "partial", False))
+    try:
+        coverage.textured_share = image.memo("textured_share", lambda: textured_share(image.gray()))
+    except ImageInputError:
+        coverage.partial = True  # the pixels do not decode
+    return coverage
+
+
+def stability_reports(
+    report: Report, image: LoadedImage, analyzers: Sequence[Analyzer]
+) -> Iterator[tuple[str, Report]]:
+    """(description, Report) for each stability copy: only the analyzers that feed
+    P(AI-generated) run again, on a copy made from the already decoded pixels; every other
+    finding is the original's. Nothing when none of those analyzers ran or the image is too
+    small for the detector."""
+    from pixelsleuth.verdict.stability import (
+        MIN_STABILITY_SIDE,
+        STABILITY_ANALYZERS,
+        stability_copies,
+    )
+
+    rerun = [a for a in analyzers if a.name in STABILITY_ANALYZERS]
+    if not rerun or min(image.info.width or 0, image.info.height or 0) < MIN_STABILITY_SIDE:
+        return
+    for name, data in stability_copies(image.rgb()):
+        copy = load_bytes(data, f"{report.file.path} ({name})")
+        redone = {a.name: run_analyzer(a, copy) for a in rerun}
+        findings = [redone.get(f.analyzer, f) for f in report.findings]
+        yield name, Report(file=copy.info, findings=findings, tool_version=__version__)
+
+
+def check_stability(
+    report: Report,
+    image: LoadedImage,
+    analyzers: Sequence[Analyzer],
+    verdict: Verdict,
+    model: VerdictModel | None,
+    table: CalibrationTable | None = None,
+) -> Verdict:
+    """``verdict``, or inconclusive when a recompressed or rescaled copy, judged by the same
+    ``model`` and ``table``, disagrees with it on whether the image is AI-generated (see
+    pixelsleuth.verdict.rules.settle)."""
+    from pixelsleuth.verdict import decide, settle
+
+    try:
+        copies = [
+            (name, decide(copy, model, table))
+            for name, copy in stability_reports(report, image, analyzers)
+        ]
+    except ImageInputError:  # pixels that do not decode: nothing to perturb
+        return verdict
+    return settle(verdict, copies)
 
 
 def run_analyzer(analyzer: Analyzer, image: LoadedImage) -> Finding:

@@ -436,34 +436,61 @@ def train(
 
 @app.command("fit-verdict")
 def fit_verdict_cmd(
-    manifest: Annotated[Path, typer.Argument(help="A corpus manifest.csv.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for verdict.json and its evaluation.")],
-    fit_split: Annotated[str, typer.Option(help="Corpus split to fit on.")] = "calibration",
-    eval_split: Annotated[str, typer.Option(help="Corpus split to evaluate on.")] = "test",
-    max_per_group: Annotated[int, typer.Option(help="Images per corpus group at most.")] = 30,
-    splices: Annotated[int, typer.Option(help="Splices to make per split.")] = 12,
+    manifests: Annotated[
+        list[Path], typer.Argument(help="Corpus manifest.csv files (path, label, group).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for verdict.json, calibration.json, evaluation.")
+    ],
+    fit_split: Annotated[str, typer.Option(help="Split to fit on.")] = "calibration",
+    eval_split: Annotated[str, typer.Option(help="Split to measure on.")] = "test",
+    max_per_group: Annotated[int, typer.Option(help="AI/forged images per group at most.")] = 12,
+    splices: Annotated[int, typer.Option(help="Splices to make per split.")] = 8,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    max_real_per_group: Annotated[int, typer.Option(help="Real photos per group at most.")] = 12,
+    stability: Annotated[
+        bool, typer.Option(help="Also score the stability copies (slower; part of the verdict).")
+    ] = True,
+    cached_only: Annotated[
+        bool,
+        typer.Option(help="Refit on exactly the views cached in OUT/records.jsonl; no analysis."),
+    ] = False,
 ) -> None:
-    """Fit the verdict model over all analyzers' scores; evaluate it on another split beside
-    the detector alone."""
+    """Fit the per-analyzer calibration table and the verdict model on one split (real photos
+    in six ordinary conditions, AI and manipulated images as-is and stripped); measure both on
+    another. Findings are cached in OUT/records.jsonl, so a rerun only refits."""
     from pixelsleuth.detectors.data import CORPUS_SPLITS
-    from pixelsleuth.detectors.fit_verdict import fit_verdict
+    from pixelsleuth.verdict.fit import fit_verdict
 
     if fit_split not in CORPUS_SPLITS or eval_split not in CORPUS_SPLITS or fit_split == eval_split:
         _fail(f"--fit-split and --eval-split must be two different of {', '.join(CORPUS_SPLITS)}")
-    if not manifest.is_file():
-        _fail(f"{manifest}: no such manifest")
+    for manifest in manifests:
+        if not manifest.is_file():
+            _fail(f"{manifest}: no such manifest")
     try:
-        evaluation = fit_verdict(manifest, out, fit_split, eval_split, max_per_group, splices, seed)
+        evaluation = fit_verdict(
+            manifests,
+            out,
+            fit_split,
+            eval_split,
+            max_per_group,
+            splices,
+            seed,
+            max_real_per_group=max_real_per_group,
+            stability=stability,
+            cached_only=cached_only,
+        )
     except (OSError, ValueError) as exc:
         _fail(str(exc))
-    for view, res in evaluation.items():
-        f, d = res["fused"], res["detector_alone"]
-        typer.echo(
-            f"{view}: fused accuracy {f['accuracy']:.3f} ({f['inconclusive']} inconclusive), "
-            f"detector alone {d['accuracy']:.3f}, n={f['n']}"
-        )
-    typer.echo(f"→ {out / 'verdict.json'}, {out / 'verdict-eval.md'}")
+    for name, row in evaluation["confusion"]["summary"].items():
+        rates = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
+        typer.echo(f"{name}: n={row['n']}, {rates}")
+    cal = evaluation["calibration"]["ai_generated"]
+    typer.echo(f"P(AI) where the model decides: ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}")
+    typer.echo(
+        f"→ {out / 'verdict.json'}, {out / 'calibration.json'}, {out / 'verdict-eval.json'} "
+        f"({evaluation['seconds']:.0f} s)"
+    )
 
 
 @app.command("eval")

@@ -157,7 +157,8 @@ table.main td{padding:.35em .4em;border-top:1px solid #e5e5e5;vertical-align:mid
 tr.row{cursor:pointer} tr.row:hover{background:#f8f9fa} td.num{text-align:right}
 .badge{padding:.15em .5em;border-radius:1em;font-weight:600;white-space:nowrap}
 .ai-generated{background:#ffe3e3;color:#a61e1e} .manipulated{background:#fff3bf;color:#8a5a00}
-.camera-original{background:#d3f9d8;color:#1b6e2a} .inconclusive{background:#e9ecef;color:#444}
+.camera-original{background:#d3f9d8;color:#1b6e2a} .no-signs-found{background:#dbe9ff;color:#1c4b8f}
+.inconclusive{background:#e9ecef;color:#444}
 .error{background:#343a40;color:#fff} tr.detail td{background:#fcfcfd}
 .maps{display:flex;flex-wrap:wrap;gap:.6em} figure{margin:0} figure img{max-width:320px;
 border:1px solid #ddd} figcaption{font-size:.85em;color:#555} table.inner{border-collapse:
@@ -212,7 +213,14 @@ def write_html(jsonl: str | Path, out: str | Path, extras: str | Path | None = N
             "<select id='v'><option value=''>all verdicts</option>"
             + "".join(
                 f"<option>{v}</option>"
-                for v in ("ai-generated", "manipulated", "camera-original", "inconclusive", "error")
+                for v in (
+                    "ai-generated",
+                    "manipulated",
+                    "camera-original",
+                    "no-signs-found",
+                    "inconclusive",
+                    "error",
+                )
             )
             + "</select><span id='count'></span></div>"
             "<table class='main' id='results'><thead><tr>"

@@ -38,9 +38,11 @@ def render_text(report: Report, verbose: bool = False) -> str:
             prob += ")"
         lines.append(f"  VERDICT: {v.label.value}{prob}")
         lines += [f"    - {in_words(r)}" for r in v.reasons[:5]]
+    flagged = set(report.verdict.flagged) if report.verdict is not None else set()
     for finding in report.findings:
         score = "  -  " if finding.score is None else f"{finding.score:4.2f} "
-        flag = "!" if finding.error else " "
+        # "!" could not run; "*" reaches its calibrated alarm level (as in the app)
+        flag = "!" if finding.error else "*" if finding.analyzer in flagged else " "
         summary = in_words(finding.summary) if finding.error else finding.summary
         lines.append(f" {flag}{finding.analyzer:<19}{score} " + _wrap(summary, 27))
         shown = (

@@ -121,7 +121,8 @@ class Finding:
 class VerdictLabel(str, Enum):
     AI_GENERATED = "ai-generated"
     MANIPULATED = "manipulated"
-    CAMERA_ORIGINAL = "camera-original"
+    CAMERA_ORIGINAL = "camera-original"  # nothing found against it, and positive camera evidence
+    NO_SIGNS_FOUND = "no-signs-found"  # nothing found against it, and no camera evidence
     INCONCLUSIVE = "inconclusive"
 
 
@@ -134,6 +135,8 @@ class Verdict:
     manipulation_probability: float | None = None
     reasons: list[str] = field(default_factory=list)
     method: str = ""
+    #: analyzers whose score reaches their calibrated alarm level (the sections to open)
+    flagged: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +145,7 @@ class Verdict:
             "manipulation_probability": _round_or_none(self.manipulation_probability),
             "reasons": list(self.reasons),
             "method": self.method,
+            "flagged": list(self.flagged),
         }
 
     @classmethod
@@ -152,6 +156,7 @@ class Verdict:
             manipulation_probability=data.get("manipulation_probability"),
             reasons=list(data.get("reasons", [])),
             method=data.get("method", ""),
+            flagged=list(data.get("flagged", [])),
         )
 
 

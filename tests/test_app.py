@@ -237,7 +237,14 @@ def test_inspect_handles_damaged_and_non_image_uploads_beside_a_good_one():
     assert "File integrity" in text  # the truncated JPEG still gets its findings
     # the good photo got its full card
     assert any(
-        b in text for b in ("Camera original", "Inconclusive", "Manipulated", "AI-generated")
+        b in text
+        for b in (
+            "Camera original",
+            "No signs found",
+            "Inconclusive",
+            "Manipulated",
+            "AI-generated",
+        )
     )
 
 
@@ -677,7 +684,14 @@ def test_app_in_headless_chromium_uploads_an_image_and_shows_the_verdict(tmp_pat
             body = page.inner_text("body")
             browser.close()
         assert any(
-            v in body for v in ("Camera original", "Manipulated", "AI-generated", "Inconclusive")
+            v in body
+            for v in (
+                "Camera original",
+                "No signs found",
+                "Manipulated",
+                "AI-generated",
+                "Inconclusive",
+            )
         )
         for title in (
             "Metadata (EXIF, XMP, IPTC, ICC)",

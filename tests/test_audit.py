@@ -132,6 +132,7 @@ def test_audit_of_the_corpus_has_one_row_per_file(tmp_path):
                 "ai-generated",
                 "manipulated",
                 "camera-original",
+                "no-signs-found",
                 "inconclusive",
             }
             assert set(row["findings"]) >= {"metadata", "jpeg", "ela", "detector"}

@@ -1,5 +1,5 @@
-"""The fused verdict: provenance rules, the JSON-stored model, the stability check, fitting
-and evaluation."""
+"""The verdict: provenance rules, coverage, labels, reasons, the JSON-stored model, the
+stability check, the per-analyzer calibration, fitting and evaluation."""
 
 from __future__ import annotations
 
@@ -12,21 +12,14 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from pixelsleuth.analyze import analyze_bytes, analyze_file
+from pixelsleuth.analyze import analyze_bytes, analyze_file, check_stability, stability_reports
 from pixelsleuth.analyzers import Analyzer, create_analyzers
-from pixelsleuth.cli import app
 from pixelsleuth.datasets.generate import encode_image
-from pixelsleuth.detectors.data import corpus_split
-from pixelsleuth.detectors.fit_verdict import confusion, evaluate_records, fit_records
-from pixelsleuth.detectors.fusion import (
-    CAVEAT,
-    FEATURES,
-    VerdictModel,
-    decide,
-    features,
-    fuse,
-)
+from pixelsleuth.imageio import load_bytes
 from pixelsleuth.report import Finding, VerdictLabel
+from pixelsleuth.verdict import CAVEAT, VerdictModel, decide
+from pixelsleuth.verdict.features import FEATURES, features
+from pixelsleuth.verdict.fit import REAL_CONDITIONS
 
 from .conftest import corpus_dir, corpus_manifest, jpeg_bytes, photo_like
 
@@ -82,7 +75,8 @@ def test_model_round_trips_as_json_and_refuses_other_features(tmp_path):
 def test_too_few_analyzers_give_no_model_verdict():
     report = analyze_bytes(jpeg_bytes(photo_like()), "p.jpg", ["metadata"], verdict=False)
     v = decide(report, _model_on("score:metadata"))
-    assert v.label is VerdictLabel.INCONCLUSIVE and "Only 1" in v.reasons[0]
+    assert v.label is VerdictLabel.INCONCLUSIVE and v.method == "coverage"
+    assert "Only 1 of the analyzers the verdict weighs were asked for" in v.reasons[0]
 
 
 class SizeSensitive(Analyzer):
@@ -101,72 +95,192 @@ class SizeSensitive(Analyzer):
 
 
 def test_a_verdict_that_flips_on_a_copy_is_inconclusive():
-    rgb = photo_like(128, 160)
-    analyzers = [*create_analyzers(PIXEL_FAST), SizeSensitive(160)]
+    rgb = photo_like(288, 320)
+    analyzers = [*create_analyzers(PIXEL_FAST), SizeSensitive(320)]
+    image = load_bytes(jpeg_bytes(rgb), "p.jpg")
     report = analyze_bytes(jpeg_bytes(rgb), "p.jpg", analyzers, verdict=False)
     model = _model_on("score:detector")
-    assert decide(report, model).label is VerdictLabel.AI_GENERATED
-    v = fuse(report, rgb, analyzers, model)
+    first = decide(report, model)
+    assert first.label is VerdictLabel.AI_GENERATED
+    v = check_stability(report, image, analyzers, first, model)
     assert v.label is VerdictLabel.INCONCLUSIVE and v.method == "model (unstable)"
-    assert "rescaled to 0.75×" in v.reasons[0] and "camera-original" in v.reasons[0]
+    assert "rescaled to 0.75×" in v.reasons[0] and "no-signs-found" in v.reasons[0]
     stable = [*create_analyzers(PIXEL_FAST), SizeSensitive(-1)]  # always 0.05
     report = analyze_bytes(jpeg_bytes(rgb), "p.jpg", stable, verdict=False)
-    v = fuse(report, rgb, stable, model)
-    assert v.label is VerdictLabel.CAMERA_ORIGINAL and v.method == "model"
-    assert v.ai_probability < 0.1 and "Combined evidence" in v.reasons[0]
+    first = decide(report, model)
+    v = check_stability(report, image, stable, first, model)
+    # nothing against it, but no camera evidence either: "no signs found", not camera original
+    assert v.label is VerdictLabel.NO_SIGNS_FOUND and v.method == "model"
+    assert v.ai_probability < 0.1
 
 
-def test_confusion_matrix_counts():
-    c = confusion(
-        ["camera-original", "ai-generated", "ai-generated", "manipulated"],
-        ["camera-original", "ai-generated", "inconclusive", "camera-original"],
-    )
-    assert c["matrix"]["ai-generated"] == {
-        "camera-original": 0,
-        "ai-generated": 1,
-        "manipulated": 0,
-        "inconclusive": 1,
-    }
-    assert c["accuracy"] == 0.5 and c["inconclusive"] == 1
-    assert c["accuracy_per_label"] == {
-        "camera-original": 1.0,
-        "ai-generated": 0.5,
-        "manipulated": 0.0,
-    }
+def test_stability_copies_rerun_only_what_feeds_the_ai_call():
+    rgb = photo_like(288, 320)
+    analyzers = create_analyzers(["metadata", "jpeg", "ela", "noise", "ghost", "copy-move"])
+    image = load_bytes(jpeg_bytes(rgb), "p.jpg")
+    report = analyze_bytes(jpeg_bytes(rgb), "p.jpg", analyzers, verdict=False)
+    original = {f.analyzer: f for f in report.findings}
+    copies = dict(stability_reports(report, image, analyzers))
+    assert set(copies) == {"recompressed as JPEG q85", "rescaled to 0.75×"}
+    assert copies["rescaled to 0.75×"].file.width == 240
+    for copy in copies.values():
+        found = {f.analyzer: f for f in copy.findings}
+        assert set(found) == set(original)
+        for name in ("metadata", "jpeg", "ghost", "copy-move"):  # carried over
+            assert found[name] is original[name]
+        for name in ("ela", "noise"):  # scored again on the copy's pixels
+            assert found[name] is not original[name]
 
 
-def test_fit_and_evaluate_records_use_rules_model_and_copies():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize(
+    ("make", "cause"),
+    [
+        (lambda: jpeg_bytes(np.zeros((1, 1, 3), np.uint8)), "only 1×1 pixels: too small"),
+        (lambda: jpeg_bytes(photo_like(30, 40)), "only 40×30 pixels: too small"),
+        (
+            lambda: encode_image(Image.fromarray(np.full((300, 400, 3), 77, np.uint8)), "png", 95),
+            "almost uniform (0% of it has any texture)",
+        ),
+        (lambda: jpeg_bytes(np.full((300, 400, 3), 200, np.uint8)), "almost uniform"),
+    ],
+    ids=["1x1", "tiny", "constant-png", "constant-jpeg"],
+)
+def test_too_little_to_judge_is_inconclusive_with_the_cause(make, cause):
+    v = analyze_bytes(make(), "x.jpg").verdict
+    assert v.label is VerdictLabel.INCONCLUSIVE and v.method == "coverage"
+    assert cause in v.reasons[0] and v.ai_probability is None
 
-    def rec(label, rule=None, flip=False):
-        f = rng.normal(0, 0.2, len(FEATURES))
-        f[FEATURES.index("score:detector")] = 0.9 if label == 1 else 0.1
-        copy = f.copy()
-        if flip:
-            copy[FEATURES.index("score:detector")] = 0.1
-        return {
-            "label": label,
-            "view": "stripped",
-            "features": f.tolist(),
-            "copies": [copy.tolist()],
-            "rule": rule,
-            "detector": 0.9 if label == 1 else 0.1,
-            "detector_threshold": 0.5,
-        }
 
-    train = [rec(i % 2) for i in range(40)]
-    model = fit_records(train)
-    test = [rec(1), rec(0), rec(1, flip=True), rec(0, rule="ai-generated")]
-    res = evaluate_records(model, test)["stripped"]
-    m = res["fused"]["matrix"]
-    assert m["ai-generated"]["ai-generated"] == 1 and m["ai-generated"]["inconclusive"] == 1
-    assert m["camera-original"]["camera-original"] == 1
-    assert m["camera-original"]["ai-generated"] == 1  # the (wrong) rule decided
-    assert res["decided_by_provenance"] == 1
-    assert res["detector_alone"]["accuracy"] == 1.0
+def test_a_truncated_camera_jpeg_is_inconclusive_because_it_is_damaged():
+    data = (corpus_dir() / CAMERA_PHOTO).read_bytes()
+    v = analyze_bytes(data[: len(data) // 2], "cut.jpg").verdict
+    assert v.label is VerdictLabel.INCONCLUSIVE and v.method == "coverage"
+    assert v.reasons[0].startswith("The file is damaged")
+    assert "run all of them" not in " ".join(v.reasons)
+
+
+def test_a_never_jpeg_png_gets_no_ghost_or_double_jpeg_alarm():
+    data = encode_image(Image.fromarray(photo_like(320, 400)), "png", 95)
+    report = analyze_bytes(data, "p.png")
+    for name in ("ghost", "jpeg"):
+        finding = report.finding(name)
+        assert finding.score is None and not finding.evidence, name
+        assert "JPEG" in finding.summary
+    assert not {"ghost", "jpeg"} & set(report.verdict.flagged)
+
+
+CAMERA_PHOTO = "real/camera/drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg"
+
+
+def _test_split_camera_photos(n: int, max_pixels: int = 4_000_000) -> list[dict[str, str]]:
+    """The first ``n`` camera JPEGs of the corpus's test split (never fitted on), at most
+    ``max_pixels`` large to bound the time."""
+    from pixelsleuth.detectors.data import corpus_split
+
+    rows = [
+        e
+        for e in corpus_manifest()
+        if e["group"] == "camera"
+        and e["format"] == "JPEG"
+        and corpus_split(e["path"]) == "test"
+        and int(e["width"] or 0) * int(e["height"] or 0) <= max_pixels
+    ]
+    return rows[:n]
+
+
+def test_re_saved_camera_photos_are_not_called_manipulated():
+    """Re-saving once (JPEG q85, metadata kept) is what sharing does; it is not editing."""
+    corpus_dir()
+    for entry in _test_split_camera_photos(4):
+        with Image.open(corpus_dir() / entry["path"]) as im:
+            exif = im.info.get("exif") or b""
+            im = im.convert("RGB")  # the whole picture: a re-save, not a resize
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=85, exif=exif)
+        v = analyze_bytes(buf.getvalue(), entry["path"], stability=False).verdict
+        assert v.label is not VerdictLabel.MANIPULATED, (entry["path"], v.reasons)
+        assert v.label is not VerdictLabel.CAMERA_ORIGINAL or v.flagged == []
+
+
+def test_reasons_are_findings_never_the_probabilities_restated():
+    from pixelsleuth.report import percent
+
+    corpus_dir()
+    photo = (corpus_dir() / CAMERA_PHOTO).read_bytes()
+    ai = next(e for e in corpus_manifest() if e["group"] == "sd15-grid")
+    samples = [
+        (photo, "camera.jpg"),
+        (jpeg_bytes(np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))), "stripped.jpg"),
+        ((corpus_dir() / ai["path"]).read_bytes(), "ai.webp"),
+    ]
+    for data, name in samples:
+        v = analyze_bytes(data, name, stability=False).verdict
+        assert v.method == "model" and v.reasons, name
+        text = " ".join(v.reasons)
+        assert "Combined evidence" not in text
+        for p in (v.ai_probability, v.manipulation_probability):
+            assert f"{percent(p)} AI-generated" not in text
+            assert f"{percent(p)} manipulated" not in text
+        if v.label is not VerdictLabel.INCONCLUSIVE:
+            assert v.reasons[0].startswith("For"), (name, v.reasons)
+
+
+def test_clean_labels_never_stand_above_a_flagged_section():
+    from pixelsleuth.verdict import default_table, flagged
+
+    table = default_table()
+    corpus_dir()
+    for entry in _test_split_camera_photos(3):
+        report = analyze_file(corpus_dir() / entry["path"], stability=False)
+        v = report.verdict
+        assert v.flagged == [f.analyzer for f in flagged(report, table)]
+        if v.label in (VerdictLabel.CAMERA_ORIGINAL, VerdictLabel.NO_SIGNS_FOUND):
+            assert v.flagged == []
+
+
+def test_camera_original_needs_camera_evidence():
+    corpus_dir()
+    photo = (corpus_dir() / CAMERA_PHOTO).read_bytes()
+    says_camera = _model_on("score:detector", 40.0)  # the detector's low score: camera
+    with_exif = analyze_bytes(photo, "camera.jpg", verdict=False)
+    assert decide(with_exif, says_camera).label is VerdictLabel.CAMERA_ORIGINAL
+    rgb = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
+    stripped = analyze_bytes(jpeg_bytes(rgb), "stripped.jpg", verdict=False)
+    v = decide(stripped, says_camera)
+    assert v.label is VerdictLabel.NO_SIGNS_FOUND
+    assert any("no camera evidence" in r for r in v.reasons)
+
+
+def test_calibration_threshold_bounds_the_rate_in_every_condition():
+    from pixelsleuth.verdict.calibration import NEVER, fit_table, threshold_for
+
+    rng = np.random.default_rng(0)
+    scores = {"a": rng.uniform(0, 0.5, 40).tolist(), "b": rng.uniform(0.3, 0.9, 20).tolist()}
+    t = threshold_for(scores, 0.05)
+    for values in scores.values():
+        assert sum(v >= t for v in values) <= 0.05 * len(values)
+    assert sum(v >= t - 0.01 for v in scores["b"]) >= 2  # the tightest such level
+    assert threshold_for({"few": [0.9, 0.1]}, 0.05) == NEVER  # too few photos to bound a rate
+    table = fit_table({"noise": scores})
+    assert table.suspicious(Finding("noise", "x", score=t))
+    assert not table.suspicious(Finding("noise", "x", score=t - 0.01))
+    assert not table.suspicious(Finding("noise", "abstained", score=None))
+
+
+def test_features_are_finite_for_every_kind_of_report():
+    for data, name in (
+        (jpeg_bytes(photo_like()), "p.jpg"),
+        (b"not an image", "x.jpg"),
+        (encode_image(Image.fromarray(photo_like()), "png", 95), "p.png"),
+    ):
+        report = analyze_bytes(data, name, verdict=False)
+        x = features(report)
+        assert x.shape == (len(FEATURES),) and np.isfinite(x).all()
 
 
 def _name_in(split: str, stem: str) -> str:
+    from pixelsleuth.detectors.data import corpus_split
+
     for i in range(1000):
         name = f"{stem}{i}.png"
         if corpus_split(name) == split:
@@ -174,7 +288,9 @@ def _name_in(split: str, stem: str) -> str:
     raise AssertionError
 
 
-def test_fit_verdict_command_on_a_small_manifest(tmp_path):
+def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_path):
+    from pixelsleuth.cli import app
+
     rows = []
     for split in ("calibration", "test"):
         for k in range(3):
@@ -193,59 +309,25 @@ def test_fit_verdict_command_on_a_small_manifest(tmp_path):
         w.writeheader()
         w.writerows(rows)
     out = tmp_path / "fit"
-    result = CliRunner().invoke(
-        app, ["fit-verdict", str(manifest), "--out", str(out), "--splices", "0"]
-    )
+    args = ["fit-verdict", str(manifest), "--out", str(out), "--splices", "0", "--no-stability"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     model = VerdictModel.load(out / "verdict.json")
     assert "split 'calibration'" in model.card["fitted_on"]
+    assert set(model.thresholds) == {"ai-generated", "manipulated"}
     evaluation = json.loads((out / "verdict-eval.json").read_text())
-    assert evaluation["stripped"]["fused"]["n"] == 6
-    assert evaluation["swapped"]["stripped"]["fused"]["n"] == 6
-    cal = evaluation["stripped"]["calibration"]
-    assert cal["n"] == 6 and 0 <= cal["brier_ai"] <= 1 and 0 <= cal["ece_ai"] <= 1
-    assert "| camera-original |" in (out / "verdict-eval.md").read_text()
-    cached = (out / "features.jsonl").read_text().count("\n")
-    assert cached == 24  # 12 images × 2 views
-    again = CliRunner().invoke(
-        app, ["fit-verdict", str(manifest), "--out", str(out), "--splices", "0"]
+    matrix = evaluation["confusion"]["matrix"]
+    assert sum(matrix["ai/stripped"].values()) == 3  # test split: 3 AI images per view
+    assert set(matrix) == {f"real/{c}" for c in REAL_CONDITIONS} | {"ai/as-is", "ai/stripped"}
+    assert 0 <= evaluation["calibration"]["ai_generated"]["ece"] <= 1
+    assert evaluation["analyzers"]["noise"]["real/original"]["n"] == 3
+    cached = (out / "records.jsonl").read_text().count("\n")
+    assert cached == 2 * 3 * (len(REAL_CONDITIONS) + 2)  # 2 splits × 3 × (6 real + 2 AI views)
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and (out / "records.jsonl").read_text().count("\n") == cached
+    refit = CliRunner().invoke(app, [*args, "--cached-only"])
+    assert refit.exit_code == 0, refit.output
+    assert (
+        json.loads((out / "verdict-eval.json").read_text())["confusion"]
+        == (evaluation["confusion"])
     )
-    assert again.exit_code == 0 and (out / "features.jsonl").read_text().count("\n") == cached
-
-
-def test_features_are_finite_for_every_kind_of_report():
-    for data, name in (
-        (jpeg_bytes(photo_like()), "p.jpg"),
-        (b"not an image", "x.jpg"),
-        (encode_image(Image.fromarray(photo_like()), "png", 95), "p.png"),
-    ):
-        report = analyze_bytes(data, name, verdict=False)
-        x = features(report)
-        assert x.shape == (len(FEATURES),) and np.isfinite(x).all()
-
-
-def test_copies_rescale_and_recompress():
-    from pixelsleuth.detectors.fusion import stability_copies
-
-    copies = dict(stability_copies(photo_like(100, 200)))
-    small = Image.open(io.BytesIO(copies["rescaled to 0.75×"]))
-    assert small.size == (150, 75)
-    assert Image.open(io.BytesIO(copies["recompressed as JPEG q85"])).format == "JPEG"
-
-
-def test_copies_keep_file_level_and_copy_move_findings_and_rerun_the_rest():
-    from pixelsleuth.detectors.fusion import copy_reports
-
-    rgb = photo_like(96, 128)
-    analyzers = create_analyzers(["metadata", "jpeg", "ela", "noise", "copy-move"])
-    report = analyze_bytes(jpeg_bytes(rgb), "p.jpg", analyzers, verdict=False)
-    original = {f.analyzer: f for f in report.findings}
-    copies = dict(copy_reports(report, rgb, analyzers))
-    assert set(copies) == {"recompressed as JPEG q85", "rescaled to 0.75×"}
-    for copy in copies.values():
-        found = {f.analyzer: f for f in copy.findings}
-        assert set(found) == set(original)
-        for name in ("metadata", "jpeg", "copy-move"):  # carried over, not recomputed
-            assert found[name] is original[name]
-        for name in ("ela", "noise"):  # the copy's own pixels
-            assert found[name] is not original[name]

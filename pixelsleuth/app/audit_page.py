@@ -14,8 +14,10 @@ from pixelsleuth.app.card import analyzer_texts, in_words, label_name, message, 
 from pixelsleuth.app.jobs import Job
 from pixelsleuth.audit import audit, extract_zip, extras_path, iter_files, write_csv
 from pixelsleuth.htmlreport import write_html
+from pixelsleuth.report import VerdictLabel
 
-VERDICTS = ["ai-generated", "manipulated", "camera-original", "inconclusive", "error"]
+# every label the verdict can give, then the rows that could not be analysed
+VERDICTS = [label.value for label in VerdictLabel] + ["error"]
 NO_IMAGE = (
     "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='64' height='64'>"
     "<rect width='64' height='64' fill='%23eee'/><path d='M20 20L44 44M44 20L20 44' "

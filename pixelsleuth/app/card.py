@@ -18,6 +18,7 @@ from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.app.magnifier import magnifier
 from pixelsleuth.messages import in_words
 from pixelsleuth.report import Finding, Report, percent
+from pixelsleuth.verdict.rules import LABEL_DEFINITIONS
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
 
@@ -33,14 +34,13 @@ def message(text: object) -> str:
     return plain(in_words(text))
 
 
-BADGE_COLOURS = {"ai-generated": "red", "manipulated": "orange", "camera-original": "green"}
-LABEL_NAMES = {"ai-generated": "AI-generated"}
-VERDICT_MEANS = {
-    "ai-generated": "The evidence points to an image made by a generative model.",
-    "manipulated": "The evidence points to a photograph that was edited after capture.",
-    "camera-original": "Nothing found contradicts a photograph straight from a camera.",
-    "inconclusive": "The evidence does not point clearly one way.",
+BADGE_COLOURS = {
+    "ai-generated": "red",
+    "manipulated": "orange",
+    "camera-original": "green",
+    "no-signs-found": "blue",
 }
+LABEL_NAMES = {"ai-generated": "AI-generated"}
 
 
 def label_name(label: str) -> str:
@@ -81,7 +81,7 @@ def verdict_header(report: Report) -> None:
     probs = probabilities_text(v.ai_probability, v.manipulation_probability)
     st.markdown(f"### {badge(v.label.value)}" + (f" &nbsp; {probs}" if probs else ""))
     st.caption(
-        VERDICT_MEANS.get(v.label.value, "")
+        LABEL_DEFINITIONS.get(v.label, "")  # the label's definition, as in the README
         + " Probabilities are calibrated estimates from the evidence below, not proof."
     )
     for reason in v.reasons[:5]:
@@ -99,13 +99,13 @@ def report_card(
     texts = analyzer_texts()
     st.caption(
         "Each section's suspicion runs from 0 (consistent with a camera original) to 1 (a "
-        "strong sign of generation or editing); sections with a suspicion of 0.5 or more are "
-        "open."
+        "strong sign of generation or editing); a section is open when its suspicion reaches "
+        "the level that fewer than 5 % of ordinary photos reach (the rule the verdict uses)."
     )
     for finding in report.findings:
         title, explains = texts.get(finding.analyzer, (finding.analyzer, ""))
         score = "" if finding.score is None else f" — suspicion {finding.score:.2f}"
-        suspicious = finding.score is not None and finding.score >= 0.5
+        suspicious = report.verdict is not None and finding.analyzer in report.verdict.flagged
         with st.expander(f"{title}{score}", expanded=suspicious or finding.analyzer == "detector"):
             st.caption(explains)
             if finding.error:

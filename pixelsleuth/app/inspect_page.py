@@ -32,7 +32,7 @@ IMAGE_TYPES = [
 def warm_models() -> str:
     """Load the detector and verdict model once per server (later calls reuse them)."""
     from pixelsleuth.detectors.analyzer import load_detector, weights_path
-    from pixelsleuth.detectors.fusion import default_model
+    from pixelsleuth.verdict import default_model
 
     path = weights_path()
     if path is not None:

@@ -242,6 +242,16 @@ class GhostAnalyzer(Analyzer):
     def analyze(self, image: LoadedImage) -> Finding:
         from pixelsleuth.forensics.jpeg import jpeg_tables
 
+        if image.info.format != "JPEG":
+            # Ghosts and grid traces are JPEG compression history; a PNG, WebP or TIFF may never
+            # have been a JPEG, and generators' 8-pixel upsampling grids mimic JPEG blocking.
+            return Finding(
+                self.name,
+                f"Not a JPEG file ({image.info.format or 'unknown format'}): it may never have "
+                "been JPEG-compressed, so there is no JPEG history to read and this analysis "
+                "does not judge it.",
+                details={"abstained": "not a JPEG file"},
+            )
         tables = jpeg_tables(image)
         file_quality = tables[1].quality if tables and tables[1] else None
         evidence: list[Evidence] = []

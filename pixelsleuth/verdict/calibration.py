@@ -1,0 +1,113 @@
+"""Per-analyzer calibration against ordinary photos: when is a score "suspicious"?
+
+An analyzer's raw score means different things per analyzer (copy-move gives 0.6 to many
+untouched photos, the detector rarely passes 0.3 on them). The table holds, per analyzer, the
+score above which at most :data:`TARGET_RATE` of ordinary, unedited photos fall in *every*
+condition people meet them in (camera original, re-saved, resized, stripped, PNG/WebP,
+screenshot). It is fitted by `pixelsleuth fit-verdict` on the calibration split only and
+applied in one place, :meth:`CalibrationTable.suspicious`, which the verdict, the CLI and the
+app share: a section is opened as suspicious by exactly this rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pixelsleuth.report import Finding
+
+TARGET_RATE = 0.05  # at most this share of ordinary photos may trip an analyzer, per condition
+MIN_PER_CONDITION = 8  # fewer photos in a condition cannot bound a 5 % rate at all
+DEFAULT_TABLE = Path(__file__).parent / "data" / "calibration.json"
+NEVER = 1.01  # a threshold no score reaches: the analyzer is never "suspicious"
+
+
+@dataclass
+class CalibrationTable:
+    """``thresholds``: analyzer name → the score from which its finding is suspicious (0–1,
+    or above 1 when the analyzer alarms too often on ordinary photos to flag at all).
+    ``quantiles``: analyzer → the 50/90/95/99th percentiles of its scores on the photos it was
+    fitted on, for people reading the table. ``card``: what it was fitted on."""
+
+    thresholds: dict[str, float]
+    quantiles: dict[str, dict[str, float]] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def suspicious(self, finding: Finding) -> bool:
+        """Whether a finding's score reaches its analyzer's calibrated alarm level. Findings
+        without a score (abstained, failed) and analyzers not in the table are never
+        suspicious."""
+        if finding.error or finding.score is None:
+            return False
+        threshold = self.thresholds.get(finding.analyzer)
+        return threshold is not None and float(finding.score) >= threshold
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.__dict__, indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> CalibrationTable:
+        data = json.loads(Path(path).read_text())
+        return cls(data["thresholds"], data.get("quantiles", {}), data.get("card", {}))
+
+
+def threshold_for(scores_by_condition: Mapping[str, Sequence[float]], rate: float) -> float:
+    """The lowest score that at most ``rate`` of the photos in every condition reach.
+
+    Per condition with n scores, at most floor(rate·n) may be at or above the threshold, so
+    it sits just above the (floor(rate·n)+1)-th largest score; the table keeps the highest of
+    these over the conditions. Conditions with fewer than MIN_PER_CONDITION scores are skipped;
+    without any, no rate can be bounded and the analyzer never flags (NEVER).
+    """
+    level: float | None = None
+    for scores in scores_by_condition.values():
+        if len(scores) < MIN_PER_CONDITION:
+            continue
+        ranked = sorted(scores, reverse=True)
+        allowed = math.floor(rate * len(ranked))
+        level = max(level or 0.0, ranked[allowed] + 1e-4)
+    return NEVER if level is None else min(round(level, 4), NEVER)
+
+
+def fit_table(
+    scores: Mapping[str, Mapping[str, Sequence[float]]], rate: float = TARGET_RATE
+) -> CalibrationTable:
+    """``scores``: analyzer → condition → the scores of ordinary photos (abstentions left
+    out). Returns the table with one threshold per analyzer."""
+    import numpy as np
+
+    thresholds, quantiles = {}, {}
+    for analyzer, by_condition in sorted(scores.items()):
+        pooled = [s for values in by_condition.values() for s in values]
+        if not pooled:
+            continue
+        thresholds[analyzer] = threshold_for(by_condition, rate)
+        levels = (50, 90, 95, 99)
+        q = np.percentile(pooled, levels)
+        quantiles[analyzer] = {f"p{p}": round(float(v), 4) for p, v in zip(levels, q, strict=True)}
+        quantiles[analyzer]["n"] = len(pooled)
+    return CalibrationTable(thresholds, quantiles, {"target_rate": rate})
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(path: str, mtime: float) -> CalibrationTable:
+    return CalibrationTable.load(path)
+
+
+def default_table() -> CalibrationTable:
+    """The table shipped with the package (PIXELSLEUTH_CALIBRATION overrides it); an empty
+    table, which flags nothing, when neither exists."""
+    import os
+
+    path = Path(os.environ.get("PIXELSLEUTH_CALIBRATION") or DEFAULT_TABLE)
+    if not path.is_file():
+        return CalibrationTable({})
+    return _load_cached(str(path), path.stat().st_mtime)
