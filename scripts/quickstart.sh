@@ -9,7 +9,11 @@ PYTHON=${PYTHON:-python3}
 # libraries that such a machine never uses. PIXELSLEUTH_TORCH=default keeps PyPI's build.
 if ! command -v nvidia-smi >/dev/null 2>&1 && [ "${PIXELSLEUTH_TORCH:-cpu}" = cpu ] \
     && ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  .venv/bin/python -m pip install -q torch torchvision --index-url https://download.pytorch.org/whl/cpu
+  # where that index cannot be reached (an offline mirror, a closed network), PyPI's build
+  # comes with the package below instead
+  .venv/bin/python -m pip install -q --timeout 20 --retries 1 torch torchvision \
+      --index-url https://download.pytorch.org/whl/cpu \
+    || echo "PyTorch's CPU index is not reachable: installing PyPI's build of PyTorch instead"
 fi
 # What a user needs; the test tools (pytest, ruff, Playwright, Ray) are in the dev extra
 .venv/bin/python -m pip install -q -e .
