@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_analyzers import best
 from golden_findings import corpus_dir, selected_files
 
 from pixelsleuth.analyzers import create_analyzers
@@ -49,15 +49,6 @@ def older_analyzer(before: Path, name: str):
         v for v in vars(mod).values() if isinstance(v, type) and getattr(v, "name", None) == name
     )
     return cls()
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -659,16 +659,7 @@ def test_app_in_headless_chromium_uploads_an_image_and_shows_the_verdict(tmp_pat
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(
                 executable_path=chromium,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
+                args=CHROMIUM_ARGS,
             )
             page = browser.new_page(viewport={"width": 1400, "height": 1800})
             page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)

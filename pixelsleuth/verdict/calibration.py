@@ -21,6 +21,14 @@ from typing import Any
 
 from pixelsleuth.report import Finding
 
+
+def save_json(data: Mapping[str, Any], path: str | Path) -> Path:
+    """Write a fitted table as plain, readable JSON (never a pickle); folders are created."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
 TARGET_RATE = 0.05  # at most this share of ordinary photos may trip an analyzer, per condition
 MIN_PER_CONDITION = 8  # fewer photos in a condition cannot bound a 5 % rate at all
 DEFAULT_TABLE = Path(__file__).parent / "data" / "calibration.json"
@@ -48,10 +56,7 @@ class CalibrationTable:
         return threshold is not None and float(finding.score) >= threshold
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__, indent=1) + "\n")
-        return path
+        return save_json(self.__dict__, path)
 
     @classmethod
     def load(cls, path: str | Path) -> CalibrationTable:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from pixelsleuth.report import VerdictLabel
+from pixelsleuth.verdict.calibration import save_json
 from pixelsleuth.verdict.features import FEATURES
 
 CLASSES = (VerdictLabel.CAMERA_ORIGINAL, VerdictLabel.AI_GENERATED, VerdictLabel.MANIPULATED)
@@ -79,10 +80,7 @@ class VerdictModel:
         return label if p[best] >= needed else VerdictLabel.INCONCLUSIVE
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.__dict__, indent=1) + "\n")
-        return path
+        return save_json(self.__dict__, path)
 
     @classmethod
     def load(cls, path: str | Path) -> VerdictModel:
