@@ -7,16 +7,24 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # Without an NVIDIA GPU, PyTorch's CPU build: the default PyPI build brings about 3 GB of CUDA
 # libraries that such a machine never uses. PIXELSLEUTH_TORCH=default keeps PyPI's build.
+cpu_index=https://download.pytorch.org/whl/cpu
 if ! command -v nvidia-smi >/dev/null 2>&1 && [ "${PIXELSLEUTH_TORCH:-cpu}" = cpu ] \
     && ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  # where that index cannot be reached (an offline mirror, a closed network), PyPI's build
-  # comes with the package below instead
-  .venv/bin/python -m pip install -q --timeout 20 --retries 1 torch torchvision \
-      --index-url https://download.pytorch.org/whl/cpu \
-    || echo "PyTorch's CPU index is not reachable: installing PyPI's build of PyTorch instead"
+  if .venv/bin/python -c "import urllib.request as u; u.urlopen('$cpu_index/', timeout=10)" \
+      2>/dev/null; then
+    .venv/bin/python -m pip install -q torch torchvision --index-url "$cpu_index"
+  else  # a closed network or a mirror without it: PyPI's build comes with the package below
+    echo "PyTorch's CPU index is not reachable: installing PyPI's build of PyTorch instead"
+  fi
 fi
-# What a user needs; the test tools (pytest, ruff, Playwright, Ray) are in the dev extra
 .venv/bin/python -m pip install -q -e .
+# torch and torchvision must be builds of one release, or the detector cannot load: where they
+# are not (a mirror holding only some builds), PyPI's matching pair replaces them
+if ! .venv/bin/python -c "import torchvision" 2>/dev/null; then
+  echo "torch and torchvision do not match: installing PyPI's matching pair"
+  .venv/bin/python -m pip uninstall -q -y torch torchvision
+  .venv/bin/python -m pip install -q -e .
+fi
 
 corpus=../shared/corpus
 samples=()
@@ -24,8 +32,10 @@ if [ -d "$corpus" ]; then
   samples+=("$corpus/real/camera/drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg")
   # a Stable Diffusion 1.5 image without metadata (the pixels must speak) and a ComfyUI one with
   # its settings; both full size (the generator-metadata samples are 1×1 stubs for parsers)
-  samples+=("$(ls "$corpus"/ai/sd15-grid/*.webp | head -n 1)")
-  samples+=("$(ls "$corpus"/ai/comfyui/*.png | head -n 1)")
+  # (globs, not `ls | head`: under pipefail, ls killed by a closed pipe would stop the script)
+  sd15=("$corpus"/ai/sd15-grid/*.webp)
+  comfy=("$corpus"/ai/comfyui/*.png)
+  samples+=("${sd15[0]}" "${comfy[0]}")
 else
   # no corpus beside the project: make a sample so the command still shows something
   mkdir -p out

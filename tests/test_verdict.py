@@ -251,6 +251,27 @@ def test_camera_original_needs_camera_evidence():
     assert any("no camera evidence" in r for r in v.reasons)
 
 
+def test_no_clean_label_when_the_detector_failed():
+    """A broken install (torch and torchvision of different releases) makes the detector fail
+    on every image: "no signs found" must not rest on its silence."""
+    corpus_dir()
+    photo = (corpus_dir() / CAMERA_PHOTO).read_bytes()
+    says_camera = _model_on("score:metadata", -40.0)  # camera whatever the detector says
+    report = analyze_bytes(photo, "camera.jpg", verdict=False)
+    assert decide(report, says_camera).label is VerdictLabel.CAMERA_ORIGINAL
+    report.findings = [f for f in report.findings if f.analyzer != "detector"]
+    report.findings.append(
+        Finding(
+            "detector",
+            "Could not run because of an internal error; the other results stand.",
+            error="internal error: operator torchvision::nms does not exist",
+        )
+    )
+    v = decide(report, says_camera)
+    assert v.label is VerdictLabel.INCONCLUSIVE
+    assert "detector" in v.reasons[0] and "could not run" in v.reasons[0]
+
+
 def test_calibration_threshold_bounds_the_rate_in_every_condition():
     from pixelsleuth.verdict.calibration import NEVER, fit_table, threshold_for
 

@@ -286,7 +286,16 @@ def decide(
     reasons: list[str] = []
     if label is VerdictLabel.CAMERA_ORIGINAL and not camera_evidence(report):
         label = VerdictLabel.NO_SIGNS_FOUND
-    if label in _CLEAN_LABELS and alarms:
+    detector = report.finding("detector")
+    if label in _CLEAN_LABELS and detector is not None and detector.error:
+        # the main witness for generation failed (a broken install, a bug): "nothing found"
+        # would rest on its silence
+        reasons.append(
+            "The detector, the main evidence for or against generation, could not run, so the "
+            f"absence of other signs settles nothing: {detector.summary}"
+        )
+        label = VerdictLabel.INCONCLUSIVE
+    elif label in _CLEAN_LABELS and alarms:
         reasons.append(
             f"Mixed evidence: nothing else points to generation or editing, but the {names[0]} "
             "section reaches a level that fewer than 5 % of ordinary photos reach."
