@@ -272,6 +272,30 @@ def test_no_clean_label_when_the_detector_failed():
     assert "detector" in v.reasons[0] and "could not run" in v.reasons[0]
 
 
+def test_no_clean_label_above_the_detectors_own_generated_call():
+    """A detector probability over its own threshold but under the verdict's alarm level (some
+    ordinary photos reach it) is not "nothing points to generation": mixed evidence."""
+    from pixelsleuth.report import Direction, Evidence
+
+    corpus_dir()
+    photo = (corpus_dir() / CAMERA_PHOTO).read_bytes()
+    says_camera = _model_on("score:metadata", -40.0)
+    report = analyze_bytes(photo, "camera.jpg", verdict=False)
+    report.findings = [f for f in report.findings if f.analyzer != "detector"]
+    call = "The detector rates the pixels as generated (probability 95%, above its threshold)."
+    report.findings.append(
+        Finding(
+            "detector",
+            call,
+            score=0.95,
+            evidence=[Evidence("detector_ai", call, Direction.AI, 0.9)],
+        )
+    )
+    v = decide(report, says_camera)  # no table: nothing is flagged, the detector still spoke
+    assert v.label is VerdictLabel.INCONCLUSIVE and v.flagged == []
+    assert v.reasons[0].startswith("Mixed evidence: the detector")
+
+
 def test_calibration_threshold_bounds_the_rate_in_every_condition():
     from pixelsleuth.verdict.calibration import NEVER, fit_table, threshold_for
 

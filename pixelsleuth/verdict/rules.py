@@ -199,6 +199,15 @@ def camera_evidence(report: Report) -> list[str]:
     return [named[0].message, *tables]
 
 
+def detector_calls_generated(report: Report) -> bool:
+    """The detector's own call: its probability reaches the threshold it was calibrated with
+    (its validation photos), whatever the verdict's stricter alarm level."""
+    f = report.finding("detector")
+    if f is None or f.error:
+        return False
+    return any(e.code == "detector_ai" for e in f.evidence)
+
+
 def flagged(report: Report, table: CalibrationTable) -> list[Finding]:
     """The findings the calibration table calls suspicious, highest score first."""
     found = [f for f in report.findings if table.suspicious(f)]
@@ -294,6 +303,16 @@ def decide(
             "The detector, the main evidence for or against generation, could not run, so the "
             f"absence of other signs settles nothing: {detector.summary}"
         )
+        label = VerdictLabel.INCONCLUSIVE
+    elif label in _CLEAN_LABELS and detector_calls_generated(report):
+        # "nothing points to generation" would be false in words: the detector does, though
+        # at a level some ordinary photos reach too (so its section is not flagged)
+        reasons.append(
+            "Mixed evidence: the detector rates the pixels as generated, above its own "
+            "threshold, though ordinary photos sometimes score as high; nothing else points "
+            f"to generation. {detector.summary if detector else ''}".rstrip()
+        )
+        reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
         label = VerdictLabel.INCONCLUSIVE
     elif label in _CLEAN_LABELS and alarms:
         reasons.append(
