@@ -180,8 +180,10 @@ def test_verdict_labels_render_generically():
     from pixelsleuth.app.card import badge, in_words, label_name
 
     assert label_name("camera-original") == "Camera original"
-    assert label_name("no-signs-found") == "No signs found"  # a label the app never heard of
-    assert badge("no-signs-found") == ":gray-background[No signs found]"
+    assert label_name("no-signs-found") == "No signs found"
+    assert badge("no-signs-found") == ":blue-background[No signs found]"
+    # a label the verdict may add later renders without a change to the app
+    assert badge("too-blurry-to-judge") == ":gray-background[Too blurry to judge]"
     assert badge("ai-generated") == ":red-background[AI-generated]"
     assert (
         in_words("not a recognised image (UnidentifiedImageError: cannot identify image file x)")

@@ -28,12 +28,16 @@ drawn inline, rather than the word "None"."""
 
 
 def _stability_default() -> bool:
-    """The CLI's default for ``pixelsleuth audit --stability/--no-stability``."""
+    """The CLI's default for ``pixelsleuth audit --stability/--no-stability``: the default
+    profile's choice (the option itself defaults to "the profile's")."""
     import inspect
 
+    from pixelsleuth.analyzers import get_profile
     from pixelsleuth.cli import audit as audit_command
 
-    return bool(inspect.signature(audit_command).parameters["stability"].default)
+    params = inspect.signature(audit_command).parameters
+    chosen = params["stability"].default
+    return get_profile(params["profile"].default).stability if chosen is None else bool(chosen)
 
 
 AUDIT_STABILITY_DEFAULT = _stability_default()
