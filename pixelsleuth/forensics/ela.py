@@ -18,7 +18,7 @@ from PIL import Image
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
 from pixelsleuth.forensics.maps import block_mean, limit_size, robust_z
-from pixelsleuth.imageio import LoadedImage, decode_jpeg_rgb, jpeg_roundtrip
+from pixelsleuth.imageio import JPEG_MAX_SIDE, LoadedImage, decode_jpeg_rgb, jpeg_roundtrip
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 ELA_QUALITY = 90
@@ -65,6 +65,8 @@ def _resaved(rgb: np.ndarray, quality: int) -> np.ndarray:
     """``rgb`` saved by Pillow as JPEG at ``quality`` and decoded again (uint8 H×W×3): the
     pixels of :func:`jpeg_roundtrip`, decoded by libjpeg-turbo straight into one array where
     it is installed (the same values, without Pillow's conversion copies)."""
+    if max(rgb.shape[:2]) > JPEG_MAX_SIDE:  # libjpeg would refuse it, on stderr: say it in words
+        return np.asarray(jpeg_roundtrip(Image.fromarray(rgb), quality), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
     decoded = decode_jpeg_rgb(buf.getvalue())
