@@ -376,3 +376,13 @@ def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_pat
         json.loads((out / "verdict-eval.json").read_text())["confusion"]
         == (evaluation["confusion"])
     )
+
+
+def test_no_jpeg_stability_copy_of_an_image_wider_than_jpeg_allows(capfd):
+    """libjpeg refuses a side over 65,500 px (and says so on stderr): that copy is skipped."""
+    from pixelsleuth.verdict.stability import stability_copies
+
+    wide = stability_copies(np.zeros((300, 66_000, 3), np.uint8))
+    assert [name for name, _ in wide] == ["rescaled to 0.75×"]
+    assert capfd.readouterr().err == ""
+    assert len(stability_copies(np.zeros((300, 400, 3), np.uint8))) == 2

@@ -13,6 +13,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from pixelsleuth.imageio import JPEG_MAX_SIDE
+
 # (description, scale or None, JPEG quality or None: PNG)
 STABILITY_VIEWS = (("recompressed as JPEG q85", None, 85), ("rescaled to 0.75×", 0.75, None))
 # The pixel analyzers whose scores move P(AI-generated) in the verdict model; the others'
@@ -32,6 +34,8 @@ def stability_copies(rgb: np.ndarray) -> list[tuple[str, bytes]]:
                 Image.Resampling.BICUBIC,
             )
         buf = io.BytesIO()
+        if quality and max(im.size) > JPEG_MAX_SIDE:
+            continue  # no JPEG copy exists of so wide an image: libjpeg refuses to write it
         if quality:
             im.save(buf, "JPEG", quality=quality)
         else:
