@@ -32,10 +32,10 @@ if [ -d "$corpus" ]; then
   samples+=("$corpus/real/camera/drewnoakes+metadata-extractor-images__jpg__Canon EOS 7D.jpg")
   # a Stable Diffusion 1.5 image without metadata (the pixels must speak) and a ComfyUI one with
   # its settings; both full size (the generator-metadata samples are 1×1 stubs for parsers)
-  # (globs, not `ls | head`: under pipefail, ls killed by a closed pipe would stop the script)
-  sd15=("$corpus"/ai/sd15-grid/*.webp)
-  comfy=("$corpus"/ai/comfyui/*.png)
-  samples+=("${sd15[0]}" "${comfy[0]}")
+  # (sed reads its whole input: `ls | head` can kill ls by a closed pipe, and pipefail then
+  # stops the script)
+  samples+=("$(printf '%s\n' "$corpus"/ai/sd15-grid/*.webp | sed -n 1p)")
+  samples+=("$(printf '%s\n' "$corpus"/ai/comfyui/*.png | sed -n 1p)")
 else
   # no corpus beside the project: make a sample so the command still shows something
   mkdir -p out
