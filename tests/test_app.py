@@ -471,6 +471,18 @@ def _served_app(*app_args: str):
         server.wait(30)
 
 
+def _recording_page(browser, width: int, height: int):
+    """A new page and the list of every URL it requests (HTTP and websockets): the one
+    recorder the offline tests and the opt-in test share, so the opt-in test proves it sees
+    requests that leave the server."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    requests: list[str] = []
+    context.on("request", lambda r: requests.append(r.url))
+    page = context.new_page()
+    page.on("websocket", lambda ws: requests.append(ws.url))
+    return context, page, requests
+
+
 def _upload_and_wait(page, *paths: Path, expect: int | None = None) -> None:
     """Upload ``paths`` on the Inspect page and wait for ``expect`` cards (default: one each)."""
     page.get_by_text("Inspect images").wait_for(timeout=180_000)
@@ -495,11 +507,7 @@ def test_inspecting_a_photo_with_gps_makes_no_request_beyond_the_server(tmp_path
         "exiftool+exiftool__t__images__GPS.jpg"
     )
     with _served_app() as (browser, url):
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        requests: list[str] = []
-        context.on("request", lambda r: requests.append(r.url))
-        page = context.new_page()
-        page.on("websocket", lambda ws: requests.append(ws.url))
+        context, page, requests = _recording_page(browser, 1400, 1600)
         page.goto(url, timeout=120_000)
         _upload_and_wait(page, gps_photo)
         sketch = page.get_by_text("drawn offline").first
@@ -541,11 +549,7 @@ def test_every_page_in_headless_chromium_with_screenshots_and_no_outside_request
         z.write(folder / "p0.jpg", "beach/p0.jpg")
         z.write(folder / "readme.txt", "readme.txt")
     with _served_app() as (browser, url):
-        context = browser.new_context(viewport={"width": 1500, "height": 1100})
-        requests: list[str] = []
-        context.on("request", lambda r: requests.append(r.url))
-        page = context.new_page()
-        page.on("websocket", lambda ws: requests.append(ws.url))
+        context, page, requests = _recording_page(browser, 1500, 1100)
 
         def shot(name: str) -> None:
             time.sleep(1.5)
@@ -617,10 +621,7 @@ def test_the_request_recorder_sees_map_tiles_when_the_operator_opts_in(tmp_path)
         "exiftool+exiftool__t__images__GPS.jpg"
     )
     with _served_app("--online-map") as (browser, url):
-        context = browser.new_context(viewport={"width": 1400, "height": 1600})
-        requests: list[str] = []
-        context.on("request", lambda r: requests.append(r.url))
-        page = context.new_page()
+        context, page, requests = _recording_page(browser, 1400, 1600)
         page.goto(url, timeout=120_000)
         _upload_and_wait(page, gps_photo)
         if not page.get_by_text("GPS").first.is_visible():

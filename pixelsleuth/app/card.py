@@ -165,13 +165,21 @@ def full_rgb(data: bytes) -> np.ndarray | None:
         return None
 
 
+def _evidence_then_picture(
+    finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None
+) -> np.ndarray | None:
+    """The analyzer's own section, then the pixels an explorer recomputes on: the file's full
+    resolution when its bytes are at hand, else the working copy (None without pixels)."""
+    _evidence(finding, rgb, key, data)
+    return full_rgb(data) if data is not None else rgb
+
+
 def _ela(finding: Finding, rgb: np.ndarray | None, key: str, data: bytes | None = None) -> None:
     """The analyzer's ELA, then an explorer: another re-save quality and amplification,
     recomputed at full resolution when asked (as Forensically offers)."""
     from pixelsleuth.forensics.ela import ELA_QUALITY, error_level
 
-    _evidence(finding, rgb, key, data)
-    picture = full_rgb(data) if data is not None else rgb
+    picture = _evidence_then_picture(finding, rgb, key, data)
     if picture is None:
         return
     with st.form(f"{key}-explore"):
@@ -208,8 +216,7 @@ def _copy_move(
     )
     from pixelsleuth.forensics.maps import overlay
 
-    _evidence(finding, rgb, key, data)
-    picture = full_rgb(data) if data is not None else rgb
+    picture = _evidence_then_picture(finding, rgb, key, data)
     if picture is None:
         return
     with st.form(f"{key}-explore"):
