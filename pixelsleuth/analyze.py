@@ -194,6 +194,13 @@ def run_analyzer(analyzer: Analyzer, image: LoadedImage) -> Finding:
             summary="Could not run because of an internal error; the other results stand.",
             error=f"internal error: {type(exc).__name__}: {str(exc)[:200]}",
         )
+    if image.working_size is not None and analyzer.needs_pixels and finding.score is not None:
+        w, h = image.working_size
+        finding.details["working_size"] = [w, h]
+        finding.summary += (
+            f" (Worked on a {w}×{h} copy of the {image.info.width}×{image.info.height} image, "
+            "reduced to fit the memory budget.)"
+        )
     finding.elapsed_s = time.perf_counter() - start
     return finding
 

@@ -1,7 +1,10 @@
 """The memory budget: how much memory the analysis of one image may take.
 
-An image whose full analysis would need more than the budget is not decoded: its pixel
-analyzers each say so in words (``LoadedImage.rgb`` raises ImageTooLargeError), while the
+An image whose full analysis would need more than the budget is analysed on a reduced copy
+that fits it (``LoadedImage.rgb``: a JPEG is decoded straight at 1/2, 1/4 or 1/8 scale by
+libjpeg's DCT scaling, another format decoded once and reduced); the analyzers that need the
+original pixel grid abstain and the report says which size the others saw. An image whose
+decode alone would not fit is not decoded: its pixel analyzers each say so in words, while the
 analyzers that read the file's bytes (metadata, provenance, JPEG tables) still run. The
 default is fitted to the machine (a quarter of its memory, between 1.5 and 3 GiB);
 ``PIXELSLEUTH_MEMORY_BUDGET_MB`` (or ``--memory-budget-mb``) sets it.
@@ -41,6 +44,16 @@ def memory_budget_bytes() -> int:
 def estimated_bytes(pixels: int) -> int:
     """What analysing an image of ``pixels`` pixels is expected to take at its peak."""
     return BASELINE_BYTES + BYTES_PER_PIXEL * max(pixels, 0)
+
+
+def working_pixels() -> int:
+    """The most pixels whose full analysis fits the budget (0 when none would)."""
+    return max(0, (memory_budget_bytes() - BASELINE_BYTES) // BYTES_PER_PIXEL)
+
+
+def decode_fits(pixels: int, bytes_per_pixel: int) -> bool:
+    """Whether decoding ``pixels`` at ``bytes_per_pixel`` (before reducing it) fits the budget."""
+    return BASELINE_BYTES + bytes_per_pixel * max(pixels, 0) <= memory_budget_bytes()
 
 
 def over_budget(pixels: int) -> str | None:

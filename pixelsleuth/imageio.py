@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import os
 import re
 import stat
@@ -59,6 +60,8 @@ OPTIONAL_FORMATS = register_format_plugins()
 DEFAULT_MAX_PIXELS = 150_000_000  # 150 MP: above any camera sensor sold today
 DEFAULT_MAX_FILE_BYTES = 512 * 1024 * 1024
 JPEG_MAX_SIDE = 65_500  # libjpeg's limit on either side
+# a working copy under the memory budget smaller than this says too little to be worth making
+MIN_WORKING_PIXELS = 1_000_000
 
 
 class ImageInputError(Exception):
@@ -125,6 +128,9 @@ class LoadedImage:
         self.partial = False
         self.decoded_rows: int | None = None  # rows of pixels that decoded, when partial
         self.decode_warnings: list[str] = []  # libjpeg, libtiff, Pillow: their own words
+        #: (width, height) of the reduced copy the pixel analyses see when the full image would
+        #: not fit the memory budget; None while they see every pixel
+        self.working_size: tuple[int, int] | None = None
         #: libjpeg-turbo decoded this JPEG without a single warning (None: not tried). jpeglib
         #: crashes the process on some damaged JPEGs, so it is only given clean ones.
         self.libjpeg_clean: bool | None = None
@@ -262,7 +268,10 @@ class LoadedImage:
         """Pixels as a uint8 array, H×W×3, RGB, values 0–255. Cached; do not modify."""
 
         def convert() -> np.ndarray:
-            self._check_budget()
+            from pixelsleuth.budget import over_budget
+
+            if self.header_error is None and over_budget(self.pixel_count):
+                return self._working_copy()
             if self.header_error is None and self.info.format == "JPEG":
                 arr, said = _decode_jpeg_turbo(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
@@ -304,6 +313,75 @@ class LoadedImage:
             return luma
 
         return self.memo("gray", convert)
+
+    def _working_copy(self) -> np.ndarray:
+        """A reduced RGB copy whose analysis fits the memory budget (pixelsleuth.budget), as
+        large as the budget allows. A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale by
+        libjpeg (the full image never exists in memory); another format is decoded once, if
+        that fits, and reduced. Raises ImageTooLargeError when neither fits."""
+        from pixelsleuth.budget import decode_fits, over_budget, working_pixels
+
+        reason = over_budget(self.pixel_count) or ""
+        target = working_pixels()
+        if target < MIN_WORKING_PIXELS:
+            raise ImageTooLargeError(reason)
+        w, h = self.info.width or 0, self.info.height or 0
+        factor = math.sqrt(self.pixel_count / target)
+        size = (max(1, int(w / factor)), max(1, int(h / factor)))
+        im = self.open()
+        if im.format == "JPEG":
+            # libjpeg's DCT scaling by the smallest of 1/2, 1/4, 1/8 that fits: the full image
+            # never exists in memory (and a copy at 1/8 is reduced further below)
+            scale = next((r for r in (2, 4, 8) if self.pixel_count / (r * r) <= target), 8)
+            im.draft("RGB", (math.ceil(w / scale), math.ceil(h / scale)))
+            size = (min(size[0], im.width), min(size[1], im.height)) if scale == 8 else im.size
+        elif not decode_fits(self.pixel_count, 1 if im.mode in ("L", "P", "1") else 8):
+            raise ImageTooLargeError(
+                f"{reason.split('; ')[0]}, and even decoding it to work on a reduced copy "
+                "would exceed the budget; the file's metadata was still read"
+            )
+        said: list[str] = []
+        try:
+            with warnings.catch_warnings(), native_stderr_captured() as said:
+                warnings.simplefilter("ignore")
+                im.load()
+        except Exception as exc:
+            self._note_warnings(said)
+            raise DamagedImageError(
+                f"the pixel data could not be decoded ({_first_line(exc)}); the file is "
+                "probably truncated or corrupt"
+            ) from exc
+        self._note_warnings(said)
+        if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit or float: top 8 bits
+            arr = np.asarray(im, dtype=np.float32)
+            arr = np.clip(arr / max(float(arr.max()), 1.0) * 255.0, 0, 255).astype(np.uint8)
+            im = Image.fromarray(arr)
+        elif im.mode not in ("L", "RGB"):
+            im = im.convert("RGB")
+        if im.width > size[0] or im.height > size[1]:
+            im = im.resize(size, Image.Resampling.BOX)
+        rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+        rgb.setflags(write=False)
+        self.working_size = (rgb.shape[1], rgb.shape[0])
+        self.info.working_size = [rgb.shape[1], rgb.shape[0]]
+        return rgb
+
+    def require_full_resolution(self, what: str) -> str | None:
+        """Why ``what`` cannot be judged on this image's pixels (they are a reduced copy that
+        no longer has the original pixel grid), or None when they are the full image."""
+        if self.working_size is None:
+            try:
+                self.rgb()  # decides whether the pixels are the full image or a working copy
+            except ImageInputError:
+                return None  # the caller's own decode reports the problem
+        if self.working_size is None:
+            return None
+        w, h = self.working_size
+        return (
+            f"the image ({self.info.width}×{self.info.height}) is over the memory budget, so "
+            f"its pixels were analysed on a {w}×{h} copy, and {what} needs the original pixel "
+            "grid: this analysis does not judge it"
+        )
 
     def _check_budget(self) -> None:
         """ImageTooLargeError, before any pixel is decoded, when analysing this many pixels

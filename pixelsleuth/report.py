@@ -174,6 +174,9 @@ class FileInfo:
     frames: int | None = None
     #: the file is damaged and only part of its pixels decoded; the pixel analyses saw that part
     partial: bool = False
+    #: the pixel analyses worked on a reduced copy of this width and height, because the full
+    #: image would not fit the memory budget (None: they saw the full resolution)
+    working_size: list[int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -108,3 +108,46 @@ def test_an_image_over_the_memory_budget_is_refused_in_words_and_its_metadata_re
     assert ela.error is not None and "over the memory budget of 0.1 GiB" in ela.summary
     monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "3000")
     assert analyze_file(_camera("Canon EOS 7D"), ["ela"], verdict=False).findings[0].error is None
+
+
+def test_an_image_over_the_memory_budget_is_analysed_on_a_reduced_copy_and_says_so(monkeypatch):
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.report import Report
+
+    big = _camera("Issue 266")  # 5760×3840, 22 MP
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "1300")  # room for about 6.8 MP
+    report = analyze_file(big, ["ela", "ghost", "jpeg", "noise", "spectrum"], verdict=False)
+    assert report.file.working_size == [2880, 1920]  # libjpeg's 1/2 DCT scaling
+    by_name = {f.analyzer: f for f in report.findings}
+    for name in ("ela", "ghost"):  # they need the original 8×8 grid: abstain, in words
+        f = by_name[name]
+        assert f.error is None and f.score is None and f.details["abstained"] == "reduced copy"
+        assert "2880×1920 copy" in f.summary and "memory budget" in f.summary
+    jpeg = by_name["jpeg"]
+    assert jpeg.details["double_compression"]["score"] is None
+    assert "original pixel grid" in jpeg.details["double_compression"]["reason"]
+    for name in ("noise", "spectrum"):
+        f = by_name[name]
+        assert f.score is not None and f.details["working_size"] == [2880, 1920]
+        assert "reduced to fit the memory budget" in f.summary
+    again = Report.from_json(report.to_json())
+    assert again.file.working_size == [2880, 1920]
+
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "3000")  # fits: every pixel
+    full = analyze_file(big, ["noise"], verdict=False)
+    assert full.file.working_size is None and "working_size" not in full.findings[0].details
+
+
+def test_a_png_over_the_memory_budget_is_decoded_once_and_reduced(monkeypatch):
+    from pixelsleuth import imageio
+    from pixelsleuth.analyze import analyze_file
+    from pixelsleuth.budget import BASELINE_BYTES, BYTES_PER_PIXEL, MIB
+
+    png = corpus_dir("forged", "copy-move") / "michalsorel+jpegcopymove__NoSo_dataset__01_mod.png"
+    monkeypatch.setattr(imageio, "MIN_WORKING_PIXELS", 100_000)
+    budget = (BASELINE_BYTES + BYTES_PER_PIXEL * 300_000) / MIB
+    monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", f"{budget:.3f}")
+    report = analyze_file(png, ["noise", "copy-move"], verdict=False)
+    w, h = report.file.working_size
+    assert w * h <= 300_000 and abs(w / h - 1024 / 768) < 0.01
+    assert all(f.details.get("working_size") == [w, h] for f in report.findings if f.score)

@@ -202,6 +202,20 @@ def test_re_saved_camera_photos_are_not_called_manipulated():
         assert v.label is not VerdictLabel.CAMERA_ORIGINAL or v.flagged == []
 
 
+def test_lightroom_developed_camera_photos_get_one_verdict_with_the_editing_named():
+    """Two Canon photos developed in Lightroom once got opposite verdicts; developing is
+    editing software at work but no pixel trace of a forgery, so both are inconclusive and say
+    why, with the camera named on the other side."""
+    verdicts = []
+    for name in ("Canon EOS 7D", "Canon EOS-1D Mark III (via Adobe Lightroom)"):
+        path = corpus_dir("real", "camera") / f"drewnoakes+metadata-extractor-images__jpg__{name}.jpg"
+        verdict = analyze_file(path, stability=False).verdict
+        reasons = " ".join(verdict.reasons)
+        assert "Lightroom" in reasons and "names the camera" in reasons, reasons
+        verdicts.append(verdict.label)
+    assert verdicts == [VerdictLabel.INCONCLUSIVE] * 2
+
+
 def test_reasons_are_findings_never_the_probabilities_restated():
     from pixelsleuth.report import percent
 

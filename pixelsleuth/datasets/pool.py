@@ -335,7 +335,7 @@ def pixel_keys(data: bytes) -> tuple[str, str, int, int, str] | str:
                 return f"{im.width}×{im.height} is over the pool's pixel limit"
             fmt = im.format or "?"
             rgb = im.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except Exception as exc:  # decoders raise many types (the JPEG XL plugin a RuntimeError)
         return f"undecodable ({type(exc).__name__})"
     w, h = rgb.size
     if min(w, h) < MIN_SIDE:

@@ -481,6 +481,10 @@ class JpegAnalyzer(Analyzer):
     def _double_compression(
         image: LoadedImage, info: JpegInfo, evidence: list[Evidence], details: dict[str, Any]
     ) -> None:
+        reduced = image.require_full_resolution("the double-compression test")
+        if reduced:
+            details["double_compression"] = {"score": None, "reason": reduced}
+            return
         try:
             luma = image.gray()
         except Exception as exc:  # damaged pixels: no calibration possible
