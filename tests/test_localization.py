@@ -112,6 +112,32 @@ def test_copy_move_finds_a_synthetic_clone_and_spares_the_original():
     assert clean.details["exact_copies"] == 0
 
 
+def test_copy_move_abstains_on_repeating_texture_but_not_on_a_resaved_copy():
+    """Tiles of one camera patch, each with its own sensor-like noise and saved as JPEG: every
+    tile resembles the others at many offsets, none stands out, so copy-move abstains. A real
+    copy-move forgery saved as JPEG afterwards still gets its possible copy."""
+    path = next(p for p in corpus_dir("real", "camera").glob("*.jpg") if "Canon EOS 7D" in p.name)
+    patch = np.asarray(Image.open(path).convert("RGB"))[300:396, 200:296].astype(np.float32)
+    rng = np.random.default_rng(7)
+    wall = np.concatenate(
+        [
+            np.concatenate([patch + rng.normal(0, 3, patch.shape) for _ in range(6)], axis=1)
+            for _ in range(6)
+        ]
+    )
+    texture = jpeg_bytes(np.clip(wall, 0, 255).astype(np.uint8), 85)
+    f = analyze_bytes(texture, "wall.jpg", ["copy-move"]).findings[0]
+    assert f.score is None and f.details["abstained"] == "repeating texture", f.summary
+    assert "repeating texture" in f.summary and f.details["exact_copies"] == 0
+
+    folder = corpus_dir("forged", "copy-move")
+    forged = folder / "michalsorel+jpegcopymove__NoSo_dataset__02_mod.png"
+    resaved = jpeg_bytes(np.asarray(Image.open(forged).convert("RGB")), 85)
+    f = analyze_bytes(resaved, "forged.jpg", ["copy-move"]).findings[0]
+    assert "abstained" not in f.details and f.score is not None and f.score >= 0.6
+    assert [e.code for e in f.evidence] in (["copy_move"], ["possible_copy_move"])
+
+
 @pytest.mark.slow
 def test_copy_move_on_the_noso_forgeries_and_originals():
     """Measured, not tuned: nothing in the analyzer was fitted on this folder."""
