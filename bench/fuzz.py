@@ -570,9 +570,16 @@ class Worker:
     """One analysing subprocess; replaced when it hangs or dies."""
 
     def __init__(
-        self, stability: bool, tmpdir: Path, log_dir: Path, n: int, max_pixels: int | None
+        self,
+        stability: bool,
+        tmpdir: Path,
+        log_dir: Path,
+        n: int,
+        max_pixels: int | None,
+        budget_mb: float | None = None,
     ) -> None:
         self.stability, self.tmpdir, self.n, self.max_pixels = stability, tmpdir, n, max_pixels
+        self.budget_mb = budget_mb
         self.stderr_path = log_dir / f"worker-{n}.stderr"
         self.stderr_seen = 0
         self.peaks: list[float] = []  # the peak RSS (MB) of each process this worker used
@@ -582,6 +589,8 @@ class Worker:
         env = dict(os.environ, TMPDIR=str(self.tmpdir), PYTHONPATH=str(ROOT))
         if self.max_pixels:
             env["PIXELSLEUTH_MAX_PIXELS"] = str(self.max_pixels)
+        if self.budget_mb:
+            env["PIXELSLEUTH_MEMORY_BUDGET_MB"] = str(self.budget_mb)
         env.pop("PYTHONWARNINGS", None)
         self.stderr = self.stderr_path.open("ab")
         args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
@@ -704,7 +713,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     index_iter = iter(indices)
     summary = Summary()
     workers = [
-        Worker(args.stability, tmp_dir, log_dir, n, args.max_pixels) for n in range(args.workers)
+        Worker(args.stability, tmp_dir, log_dir, n, args.max_pixels, args.memory_budget_mb)
+        for n in range(args.workers)
     ]
     started = time.perf_counter()
     checkpoint: list[Callable[[bool], dict[str, Any]] | None] = [None]
@@ -791,6 +801,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "seed_formats": dict(sorted(Counter(_kind(seeds[n]) for n in names).items())),
             "stability": args.stability,
             "max_pixels": args.max_pixels,
+            "memory_budget_mb": args.memory_budget_mb,
             "timeout_s": args.timeout,
             "workers": args.workers,
             "elapsed_s": round(time.perf_counter() - started, 1),
@@ -849,6 +860,12 @@ def main(argv: list[str] | None = None) -> int:
         "--max-pixels",
         type=int,
         help="the pixel limit in the workers (PIXELSLEUTH_MAX_PIXELS; default: the tool's)",
+    )
+    parser.add_argument(
+        "--memory-budget-mb",
+        type=float,
+        help="the memory budget in the workers (PIXELSLEUTH_MEMORY_BUDGET_MB; default: the "
+        "tool's, fitted to the machine)",
     )
     parser.add_argument("--big", action="store_true", help="also analyse large images")
     parser.add_argument(

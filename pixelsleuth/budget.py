@@ -16,8 +16,8 @@ import os
 
 MIB = 2**20
 GIB = 2**30
-# Fitted to bench/bench_memory.py's peaks of a full analysis (stability copies included) in
-# a fresh process, docs/evaluations/2026-12-02/speed-memory.json: 1765 MiB at 22.1 MP and
+# Fitted to bench/bench_memory.py's peaks of a full analysis (stability copies included) of
+# every pixel in a fresh process (before working copies existed): 1765 MiB at 22.1 MP and
 # 4084 MiB at 100.7 MP, i.e. about 31 bytes per pixel (the image's RGB, luma and Pillow
 # planes, a stability copy's, the largest analyzer's temporaries) on top of 1100 MiB that the
 # process holds anyway (of which `import torch`, PyPI's CUDA build, is 709 MiB and timm 200).
