@@ -129,6 +129,14 @@ def test_copy_move_abstains_on_repeating_texture_but_not_on_a_resaved_copy():
     f = analyze_bytes(texture, "wall.jpg", ["copy-move"]).findings[0]
     assert f.score is None and f.details["abstained"] == "repeating texture", f.summary
     assert "repeating texture" in f.summary and f.details["exact_copies"] == 0
+    # a woven placemat repeats pixel for pixel at several offsets: texture, not a clone
+    food = (
+        corpus_dir("real", "ml72")
+        / "ML72+AI-Image-Classifier-Playground__public__images__real__food_9.jpg"
+    )
+    f = analyze_bytes(food.read_bytes(), food.name, ["copy-move"]).findings[0]
+    assert f.details["exact_copies"] >= 1 and f.details["abstained"] == "repeating texture"
+    assert not f.evidence
 
     folder = corpus_dir("forged", "copy-move")
     forged = folder / "michalsorel+jpegcopymove__NoSo_dataset__02_mod.png"

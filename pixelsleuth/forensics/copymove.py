@@ -96,8 +96,8 @@ def detect_copy_move(
 
 
 def repeating_texture(regions: list[CopyRegion]) -> bool:
-    """Whether ``regions`` (none an exact copy) look like repeating texture rather than one
-    copy: several look-alikes, none standing out by area."""
+    """Whether ``regions`` look like repeating texture rather than one copy: several
+    look-alikes, none standing out by area."""
     areas = sorted((r.area_fraction for r in regions), reverse=True)
     return len(areas) >= REPEAT_MIN_REGIONS and areas[0] < REPEAT_DOMINANCE * areas[1]
 
@@ -421,7 +421,10 @@ class CopyMoveAnalyzer(Analyzer):
                 details,
                 maps,
             )
-        if exact:
+        # woven or printed patterns repeat exactly: block matches at several offsets, none
+        # standing out, are texture even when they are exact (a placemat in a food photo)
+        lattice = all(r.method == "blocks" for r in regions) and repeating_texture(regions)
+        if exact and not lattice:
             area = sum(r.area_fraction for r in exact)
             ev = Evidence(
                 "copy_move",
