@@ -53,7 +53,10 @@ def test_stripes_give_the_maps_of_the_whole_image(monkeypatch, name):
     whole_grid, whole_ghost = ghost.blocking_map(gray), ghost.ghost_differences(rgb, qualities)
     monkeypatch.setattr(ghost, "STRIPE_PIXELS", 5000)  # stripes of one cell / block row
     assert np.array_equal(ghost.blocking_map(gray), whole_grid)
-    assert np.array_equal(ghost.ghost_differences(rgb, qualities), whole_ghost)
+    # equal up to float32 rounding (numpy 2.4 sums a stripe's chroma means in another order)
+    np.testing.assert_allclose(
+        ghost.ghost_differences(rgb, qualities), whole_ghost, rtol=1e-5, atol=1e-3
+    )
     assert whole_grid.shape == (gray.shape[0] // 16, gray.shape[1] // 16)
 
 
