@@ -368,7 +368,8 @@ class LoadedImage:
 
     def require_full_resolution(self, what: str) -> str | None:
         """Why ``what`` cannot be judged on this image's pixels (they are a reduced copy that
-        no longer has the original pixel grid), or None when they are the full image."""
+        no longer has the original pixel grid), as a sentence, or None when they are the full
+        image."""
         if self.working_size is None:
             try:
                 self.rgb()  # decides whether the pixels are the full image or a working copy
@@ -378,9 +379,9 @@ class LoadedImage:
             return None
         w, h = self.working_size
         return (
-            f"the image ({self.info.width}×{self.info.height}) is over the memory budget, so "
+            f"The image ({self.info.width}×{self.info.height}) is over the memory budget, so "
             f"its pixels were analysed on a {w}×{h} copy, and {what} needs the original pixel "
-            "grid: this analysis does not judge it"
+            "grid: this analysis does not judge it."
         )
 
     def _check_budget(self) -> None:

@@ -101,13 +101,8 @@ class ElaAnalyzer(Analyzer):
     order = 50
 
     def analyze(self, image: LoadedImage) -> Finding:
-        reduced = image.require_full_resolution("error level analysis (a re-save on its grid)")
-        if reduced:
-            return Finding(
-                self.name,
-                reduced[0].upper() + reduced[1:] + ".",
-                details={"abstained": "reduced copy"},
-            )
+        if reduced := image.require_full_resolution("error level analysis (a re-save on its grid)"):
+            return Finding(self.name, reduced, details={"abstained": "reduced copy"})
         rgb = image.rgb()
         levels = error_level(rgb)
         blocks = block_mean(levels, ELA_BLOCK)

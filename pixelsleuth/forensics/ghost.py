@@ -252,13 +252,8 @@ class GhostAnalyzer(Analyzer):
                 "does not judge it.",
                 details={"abstained": "not a JPEG file"},
             )
-        reduced = image.require_full_resolution("the JPEG ghost and grid analysis")
-        if reduced:
-            return Finding(
-                self.name,
-                reduced[0].upper() + reduced[1:] + ".",
-                details={"abstained": "reduced copy"},
-            )
+        if reduced := image.require_full_resolution("the JPEG ghost and grid analysis"):
+            return Finding(self.name, reduced, details={"abstained": "reduced copy"})
         tables = jpeg_tables(image)
         file_quality = tables[1].quality if tables and tables[1] else None
         evidence: list[Evidence] = []
