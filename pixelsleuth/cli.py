@@ -78,8 +78,9 @@ PROFILE_HELP = (
 
 
 BUDGET_HELP = (
-    "Memory one image's analysis may take, in MB; larger images get their metadata read but "
-    "are not decoded (default: a quarter of the machine's memory, 1.5–3 GiB)."
+    "Memory one image's analysis may take, in MB; a larger image is analysed on a reduced "
+    "copy that fits, or only its metadata read if even that would not (default: a quarter "
+    "of the machine's memory, 1.5–3 GiB)."
 )
 
 
