@@ -56,8 +56,8 @@ def decode_fits(pixels: int, bytes_per_pixel: int) -> bool:
     return BASELINE_BYTES + bytes_per_pixel * max(pixels, 0) <= memory_budget_bytes()
 
 
-def over_budget(pixels: int) -> str | None:
-    """Why an image of ``pixels`` pixels is not decoded under the budget, or None if it fits."""
+def budget_exceeded(pixels: int) -> str | None:
+    """How analysing ``pixels`` pixels would exceed the budget, in words, or None if it fits."""
     budget = memory_budget_bytes()
     need = estimated_bytes(pixels)
     if need <= budget:
@@ -65,5 +65,11 @@ def over_budget(pixels: int) -> str | None:
     return (
         f"analysing its {pixels / 1e6:.1f} MP would take about {need / GIB:.1f} GiB of memory, "
         f"over the memory budget of {budget / GIB:.1f} GiB (raise it with --memory-budget-mb "
-        "or PIXELSLEUTH_MEMORY_BUDGET_MB); the file's metadata was still read"
+        "or PIXELSLEUTH_MEMORY_BUDGET_MB)"
     )
+
+
+def over_budget(pixels: int) -> str | None:
+    """Why an image of ``pixels`` pixels is not decoded under the budget, or None if it fits."""
+    exceeded = budget_exceeded(pixels)
+    return None if exceeded is None else f"{exceeded}; the file's metadata was still read"

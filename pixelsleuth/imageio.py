@@ -128,9 +128,6 @@ class LoadedImage:
         self.partial = False
         self.decoded_rows: int | None = None  # rows of pixels that decoded, when partial
         self.decode_warnings: list[str] = []  # libjpeg, libtiff, Pillow: their own words
-        #: (width, height) of the reduced copy the pixel analyses see when the full image would
-        #: not fit the memory budget; None while they see every pixel
-        self.working_size: tuple[int, int] | None = None
         #: libjpeg-turbo decoded this JPEG without a single warning (None: not tried). jpeglib
         #: crashes the process on some damaged JPEGs, so it is only given clean ones.
         self.libjpeg_clean: bool | None = None
@@ -197,6 +194,14 @@ class LoadedImage:
         for line in lines:
             if line and line not in self.decode_warnings and len(self.decode_warnings) < 20:
                 self.decode_warnings.append(line[:300])
+
+    @property
+    def working_size(self) -> tuple[int, int] | None:
+        """(width, height) of the reduced copy the pixel analyses see when the full image
+        would not fit the memory budget (``info.working_size``); None while they see every
+        pixel."""
+        size = self.info.working_size
+        return None if size is None else (size[0], size[1])
 
     @property
     def pixel_count(self) -> int:
@@ -268,10 +273,10 @@ class LoadedImage:
         """Pixels as a uint8 array, H×W×3, RGB, values 0–255. Cached; do not modify."""
 
         def convert() -> np.ndarray:
-            from pixelsleuth.budget import over_budget
+            from pixelsleuth.budget import budget_exceeded
 
-            if self.header_error is None and over_budget(self.pixel_count):
-                return self._working_copy()
+            if self.header_error is None and (exceeded := budget_exceeded(self.pixel_count)):
+                return self._working_copy(exceeded)
             if self.header_error is None and self.info.format == "JPEG":
                 arr, said = _decode_jpeg_turbo(self.data)
                 if arr is not None and arr.shape[:2] == (self.info.height, self.info.width):
@@ -314,17 +319,17 @@ class LoadedImage:
 
         return self.memo("gray", convert)
 
-    def _working_copy(self) -> np.ndarray:
+    def _working_copy(self, exceeded: str) -> np.ndarray:
         """A reduced RGB copy whose analysis fits the memory budget (pixelsleuth.budget), as
-        large as the budget allows. A JPEG is decoded straight at 1/2, 1/4 or 1/8 scale by
-        libjpeg (the full image never exists in memory); another format is decoded once, if
-        that fits, and reduced. Raises ImageTooLargeError when neither fits."""
-        from pixelsleuth.budget import decode_fits, over_budget, working_pixels
+        large as the budget allows; ``exceeded`` says how the full image would exceed it. A
+        JPEG is decoded straight at 1/2, 1/4 or 1/8 scale by libjpeg (the full image never
+        exists in memory); another format is decoded once, if that fits, and reduced. Raises
+        ImageTooLargeError when neither fits."""
+        from pixelsleuth.budget import decode_fits, working_pixels
 
-        reason = over_budget(self.pixel_count) or ""
         target = working_pixels()
         if target < MIN_WORKING_PIXELS:
-            raise ImageTooLargeError(reason)
+            raise ImageTooLargeError(f"{exceeded}; the file's metadata was still read")
         w, h = self.info.width or 0, self.info.height or 0
         factor = math.sqrt(self.pixel_count / target)
         size = (max(1, int(w / factor)), max(1, int(h / factor)))
@@ -337,7 +342,7 @@ class LoadedImage:
             size = (min(size[0], im.width), min(size[1], im.height)) if scale == 8 else im.size
         elif not decode_fits(self.pixel_count, 1 if im.mode in ("L", "P", "1") else 8):
             raise ImageTooLargeError(
-                f"{reason.split('; ')[0]}, and even decoding it to work on a reduced copy "
+                f"{exceeded}, and even decoding it to work on a reduced copy "
                 "would exceed the budget; the file's metadata was still read"
             )
         said: list[str] = []
@@ -362,7 +367,6 @@ class LoadedImage:
             im = im.resize(size, Image.Resampling.BOX)
         rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
         rgb.setflags(write=False)
-        self.working_size = (rgb.shape[1], rgb.shape[0])
         self.info.working_size = [rgb.shape[1], rgb.shape[0]]
         return rgb
 

@@ -23,6 +23,11 @@ def corpus_dir(*parts: str) -> Path:  # no parts: the corpus itself
     return path
 
 
+def camera_photo(name: str) -> Path:
+    """One of the corpus's metadata-extractor camera JPEGs, by its camera name."""
+    return corpus_dir("real", "camera") / f"drewnoakes+metadata-extractor-images__jpg__{name}.jpg"
+
+
 def corpus_manifest() -> list[dict[str, str]]:
     manifest = CORPUS / "manifest.csv"
     if not manifest.is_file():

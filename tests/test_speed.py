@@ -15,18 +15,14 @@ from pixelsleuth.forensics import copymove, ghost
 from pixelsleuth.forensics.spectrum import median_filter_wrap, residual_spectrum
 from pixelsleuth.imageio import load_image
 
-from .conftest import corpus_dir
+from .conftest import camera_photo, corpus_dir
 from .test_bad_input import run_cli
 
 TRIAGE = ["metadata", "generator-metadata", "provenance", "jpeg", "detector"]
 
 
-def _camera(name: str):
-    return corpus_dir("real", "camera") / f"drewnoakes+metadata-extractor-images__jpg__{name}.jpg"
-
-
 def test_triage_profile_runs_the_file_level_analyzers_and_the_detector():
-    path = _camera("Canon EOS 7D")
+    path = camera_photo("Canon EOS 7D")
     proc = run_cli("analyze", "--json", "--profile", "triage", str(path))
     assert proc.returncode == 0, proc.stderr
     findings = {f["analyzer"]: f for f in json.loads(proc.stdout)["findings"]}
@@ -38,16 +34,16 @@ def test_triage_profile_runs_the_file_level_analyzers_and_the_detector():
 
 
 def test_triage_profile_in_an_audit_worker_and_unknown_profiles():
-    row = analyse_path(str(_camera("Canon EOS 7D")), AuditOptions(profile="triage"))
+    row = analyse_path(str(camera_photo("Canon EOS 7D")), AuditOptions(profile="triage"))
     assert row["error"] is None and list(row["findings"]) == TRIAGE
-    bad = run_cli("analyze", "--profile", "fastest", str(_camera("Canon EOS 7D")))
+    bad = run_cli("analyze", "--profile", "fastest", str(camera_photo("Canon EOS 7D")))
     assert bad.returncode == 2 and "unknown profile 'fastest'" in bad.stderr
 
 
 @pytest.mark.parametrize("name", ["Sony Ericsson U10i", "Canon EOS 7D"])
 def test_stripes_give_the_maps_of_the_whole_image(monkeypatch, name):
     # ghost works stripe by stripe to bound its memory; the stripes must not show
-    image = load_image(_camera(name))
+    image = load_image(camera_photo(name))
     gray, rgb = image.gray()[:, :-3], image.rgb()[:-5]  # ragged edges, not block multiples
     qualities = (60, 70, 80)
     whole_grid, whole_ghost = ghost.blocking_map(gray), ghost.ghost_differences(rgb, qualities)
@@ -61,7 +57,7 @@ def test_stripes_give_the_maps_of_the_whole_image(monkeypatch, name):
 
 
 def test_spectrum_median_is_scipys():
-    gray = load_image(_camera("Sony Ericsson U10i")).gray()
+    gray = load_image(camera_photo("Sony Ericsson U10i")).gray()
     spectrum = np.abs(np.fft.fft2(gray[:256, :256] - gray[:256, :256].mean())) ** 2
     assert np.array_equal(
         median_filter_wrap(spectrum, 9), median_filter(spectrum, size=9, mode="wrap")
@@ -70,7 +66,7 @@ def test_spectrum_median_is_scipys():
 
 
 def test_nearest_descriptors_are_the_brute_force_matchers():
-    gray = np.clip(np.rint(load_image(_camera("Sony Ericsson U10i")).gray()), 0, 255)
+    gray = np.clip(np.rint(load_image(camera_photo("Sony Ericsson U10i")).gray()), 0, 255)
     gray = cv2.resize(gray.astype(np.uint8), None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
     _, desc = cv2.SIFT_create(nfeatures=2000).detectAndCompute(gray, None)
     indices, distances = copymove._nearest(desc, 6)
@@ -103,21 +99,22 @@ def test_an_image_over_the_memory_budget_is_refused_in_words_and_its_metadata_re
     monkeypatch.delenv("PIXELSLEUTH_MEMORY_BUDGET_MB", raising=False)
     assert 1.5 * GIB <= memory_budget_bytes() <= 3 * GIB  # the machine's default
     monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "100")
-    report = analyze_file(_camera("Canon EOS 7D"), ["metadata", "ela"], verdict=False)
+    report = analyze_file(camera_photo("Canon EOS 7D"), ["metadata", "ela"], verdict=False)
     metadata, ela = report.findings
     assert metadata.error is None and "Canon EOS 7D" in " ".join(
         e.message for e in metadata.evidence
     )
     assert ela.error is not None and "over the memory budget of 0.1 GiB" in ela.summary
     monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "3000")
-    assert analyze_file(_camera("Canon EOS 7D"), ["ela"], verdict=False).findings[0].error is None
+    report = analyze_file(camera_photo("Canon EOS 7D"), ["ela"], verdict=False)
+    assert report.findings[0].error is None
 
 
 def test_an_image_over_the_memory_budget_is_analysed_on_a_reduced_copy_and_says_so(monkeypatch):
     from pixelsleuth.analyze import analyze_file
     from pixelsleuth.report import Report
 
-    big = _camera("Issue 266")  # 5760×3840, 22 MP
+    big = camera_photo("Issue 266")  # 5760×3840, 22 MP
     monkeypatch.setenv("PIXELSLEUTH_MEMORY_BUDGET_MB", "1300")  # room for about 6.8 MP
     report = analyze_file(big, ["ela", "ghost", "jpeg", "noise", "spectrum"], verdict=False)
     assert report.file.working_size == [2880, 1920]  # libjpeg's 1/2 DCT scaling

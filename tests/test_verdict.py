@@ -21,7 +21,7 @@ from pixelsleuth.verdict import CAVEAT, VerdictModel, decide
 from pixelsleuth.verdict.features import FEATURES, features
 from pixelsleuth.verdict.fit import REAL_CONDITIONS
 
-from .conftest import corpus_dir, corpus_manifest, jpeg_bytes, photo_like
+from .conftest import camera_photo, corpus_dir, corpus_manifest, jpeg_bytes, photo_like
 
 PIXEL_FAST = ["metadata", "jpeg", "ela", "noise", "spectrum"]
 
@@ -202,17 +202,13 @@ def test_re_saved_camera_photos_are_not_called_manipulated():
         assert v.label is not VerdictLabel.CAMERA_ORIGINAL or v.flagged == []
 
 
-CAMERA_PREFIX = "drewnoakes+metadata-extractor-images__jpg__"
-
-
 def test_lightroom_developed_camera_photos_get_one_verdict_with_the_editing_named():
     """Two Canon photos developed in Lightroom once got opposite verdicts; developing is
     editing software at work but no pixel trace of a forgery, so both are inconclusive and say
     why, with the camera named on the other side."""
     verdicts = []
     for name in ("Canon EOS 7D", "Canon EOS-1D Mark III (via Adobe Lightroom)"):
-        path = corpus_dir("real", "camera") / f"{CAMERA_PREFIX}{name}.jpg"
-        verdict = analyze_file(path, stability=False).verdict
+        verdict = analyze_file(camera_photo(name), stability=False).verdict
         reasons = " ".join(verdict.reasons)
         assert "Lightroom" in reasons and "names the camera" in reasons, reasons
         verdicts.append(verdict.label)

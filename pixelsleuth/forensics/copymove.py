@@ -423,7 +423,8 @@ class CopyMoveAnalyzer(Analyzer):
             )
         # woven or printed patterns repeat exactly: block matches at several offsets, none
         # standing out, are texture even when they are exact (a placemat in a food photo)
-        lattice = all(r.method == "blocks" for r in regions) and repeating_texture(regions)
+        repeating = repeating_texture(regions)
+        lattice = repeating and all(r.method == "blocks" for r in regions)
         if exact and not lattice:
             area = sum(r.area_fraction for r in exact)
             ev = Evidence(
@@ -433,7 +434,7 @@ class CopyMoveAnalyzer(Analyzer):
                 Direction.EDITED,
                 round(min(0.9, 0.6 + 10 * area), 3),
             )
-        elif repeating_texture(regions):
+        elif repeating:
             details["abstained"] = "repeating texture"
             return Finding(
                 self.name,

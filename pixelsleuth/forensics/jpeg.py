@@ -481,8 +481,7 @@ class JpegAnalyzer(Analyzer):
     def _double_compression(
         image: LoadedImage, info: JpegInfo, evidence: list[Evidence], details: dict[str, Any]
     ) -> None:
-        reduced = image.require_full_resolution("the double-compression test")
-        if reduced:
+        if reduced := image.require_full_resolution("the double-compression test"):
             details["double_compression"] = {"score": None, "reason": reduced}
             return
         try:
