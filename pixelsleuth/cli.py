@@ -456,6 +456,14 @@ def fit_verdict_cmd(
         bool,
         typer.Option(help="Refit on exactly the views cached in OUT/records.jsonl; no analysis."),
     ] = False,
+    heldout_real: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also measure on the real photos of this manifest's --heldout-split, photos "
+            "neither the detector nor the verdict saw (e.g. the detector pool's manifest)."
+        ),
+    ] = None,
+    heldout_split: Annotated[str, typer.Option(help="Split of --heldout-real.")] = "train",
 ) -> None:
     """Fit the per-analyzer calibration table and the verdict model on one split (real photos
     in six ordinary conditions, AI and manipulated images as-is and stripped); measure both on
@@ -465,7 +473,9 @@ def fit_verdict_cmd(
 
     if fit_split not in CORPUS_SPLITS or eval_split not in CORPUS_SPLITS or fit_split == eval_split:
         _fail(f"--fit-split and --eval-split must be two different of {', '.join(CORPUS_SPLITS)}")
-    for manifest in manifests:
+    if heldout_real is not None and heldout_split in (fit_split, eval_split):
+        _fail("--heldout-split must be a split that is neither fitted nor measured on")
+    for manifest in [*manifests, *([heldout_real] if heldout_real else [])]:
         if not manifest.is_file():
             _fail(f"{manifest}: no such manifest")
     try:
@@ -480,6 +490,7 @@ def fit_verdict_cmd(
             max_real_per_group=max_real_per_group,
             stability=stability,
             cached_only=cached_only,
+            heldout_real=(heldout_real, heldout_split) if heldout_real else None,
         )
     except (OSError, ValueError) as exc:
         _fail(str(exc))
@@ -488,6 +499,10 @@ def fit_verdict_cmd(
         typer.echo(f"{name}: n={row['n']}, {rates}")
     cal = evaluation["calibration"]["ai_generated"]
     typer.echo(f"P(AI) where the model decides: ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}")
+    if "heldout_real" in evaluation:
+        for name, row in evaluation["heldout_real"]["confusion"]["summary"].items():
+            rates = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
+            typer.echo(f"held-out {name}: n={row['n']}, {rates}")
     typer.echo(
         f"→ {out / 'verdict.json'}, {out / 'calibration.json'}, {out / 'verdict-eval.json'} "
         f"({evaluation['seconds']:.0f} s)"

@@ -310,19 +310,50 @@ def test_no_clean_label_above_the_detectors_own_generated_call():
 
 
 def test_calibration_threshold_bounds_the_rate_in_every_condition():
-    from pixelsleuth.verdict.calibration import NEVER, fit_table, threshold_for
+    from pixelsleuth.verdict.calibration import (
+        NEVER,
+        allowed_alarms,
+        fit_table,
+        rate_upper_bound,
+        threshold_for,
+    )
 
     rng = np.random.default_rng(0)
-    scores = {"a": rng.uniform(0, 0.5, 40).tolist(), "b": rng.uniform(0.3, 0.9, 20).tolist()}
+    scores = {"a": rng.uniform(0, 0.5, 200).tolist(), "b": rng.uniform(0.3, 0.9, 100).tolist()}
     t = threshold_for(scores, 0.05)
     for values in scores.values():
-        assert sum(v >= t for v in values) <= 0.05 * len(values)
-    assert sum(v >= t - 0.01 for v in scores["b"]) >= 2  # the tightest such level
-    assert threshold_for({"few": [0.9, 0.1]}, 0.05) == NEVER  # too few photos to bound a rate
+        alarms = sum(v >= t for v in values)
+        assert rate_upper_bound(alarms, len(values)) <= 0.05  # bounded, not just estimated
+    b = scores["b"]
+    assert sum(v >= t - 0.01 for v in b) > allowed_alarms(len(b), 0.05)  # the tightest level
+    # 40 photos cannot bound 5 % at 95 % even with no alarm (59 can); the point rule could
+    assert threshold_for({"few": scores["a"][:40]}, 0.05) == NEVER
+    assert threshold_for({"few": scores["a"][:40]}, 0.05, confidence=None) < NEVER
     table = fit_table({"noise": scores})
     assert table.suspicious(Finding("noise", "x", score=t))
     assert not table.suspicious(Finding("noise", "x", score=t - 0.01))
     assert not table.suspicious(Finding("noise", "abstained", score=None))
+
+
+def test_rate_upper_bound_is_clopper_pearson():
+    from pixelsleuth.verdict.calibration import allowed_alarms, rate_upper_bound
+
+    for n in (20, 59, 120, 500):  # with no alarm the exact bound is 1 - (1 - confidence)^(1/n)
+        assert rate_upper_bound(0, n) == pytest.approx(1 - 0.05 ** (1 / n), rel=1e-6)
+    assert allowed_alarms(58, 0.05) is None and allowed_alarms(59, 0.05) == 0
+    assert rate_upper_bound(3, 100) > rate_upper_bound(2, 100) > 0.03
+    assert allowed_alarms(120, 0.05, confidence=None) == 6
+
+
+def test_a_mass_point_just_under_the_target_rate_is_not_a_level():
+    """5 of 120 photos (4.2 %) at one score: the point rule flags exactly that score, which a
+    fresh sample exceeds about half the time (seen: 15 % of the test split's real photos for
+    "saved by editing software"); the bounded rule puts the level above it."""
+    from pixelsleuth.verdict.calibration import threshold_for
+
+    scores = {"original": [0.75] * 5 + [0.5] * 115}
+    assert threshold_for(scores, 0.05, confidence=None) == pytest.approx(0.5001)
+    assert threshold_for(scores, 0.05) == pytest.approx(0.7501)
 
 
 def test_features_are_finite_for_every_kind_of_report():
@@ -346,26 +377,32 @@ def _name_in(split: str, stem: str) -> str:
     raise AssertionError
 
 
-def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_path):
-    from pixelsleuth.cli import app
-
+def _tiny_manifest(folder, splits=("calibration", "test"), labels=("real", "ai"), n=3):
+    """A manifest of ``n`` photo-like PNGs per split and label ("ai": smooth and blocky)."""
     rows = []
-    for split in ("calibration", "test"):
-        for k in range(3):
-            for label, seed in (("real", 0), ("ai", 100)):
+    for split in splits:
+        for k in range(n):
+            for label in labels:
                 name = _name_in(split, f"{label}-{k}-")
-                rgb = photo_like(96, 96, seed=seed + k)
-                if label == "ai":  # a crude "generator": smooth and blocky
+                rgb = photo_like(96, 96, seed=(100 if label == "ai" else 0) + k)
+                if label == "ai":  # a crude "generator"
                     rgb = np.kron(rgb[::4, ::4], np.ones((4, 4, 1), np.uint8))
-                (tmp_path / name).write_bytes(encode_image(Image.fromarray(rgb), "png", 95))
+                (folder / name).write_bytes(encode_image(Image.fromarray(rgb), "png", 95))
                 rows.append(
                     {"path": name, "label": label, "group": f"{label}-g", "width": 96, "height": 96}
                 )
-    manifest = tmp_path / "manifest.csv"
+    manifest = folder / "manifest.csv"
     with manifest.open("w", newline="") as fh:
         w = csv.DictWriter(fh, ["path", "label", "group", "width", "height"])
         w.writeheader()
         w.writerows(rows)
+    return manifest
+
+
+def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_path):
+    from pixelsleuth.cli import app
+
+    manifest = _tiny_manifest(tmp_path)
     out = tmp_path / "fit"
     args = ["fit-verdict", str(manifest), "--out", str(out), "--splices", "0", "--no-stability"]
     result = CliRunner().invoke(app, args)
@@ -389,6 +426,28 @@ def test_fit_verdict_command_fits_on_one_split_and_measures_on_the_other(tmp_pat
         json.loads((out / "verdict-eval.json").read_text())["confusion"]
         == (evaluation["confusion"])
     )
+
+
+def test_fit_verdict_measures_held_out_real_photos_apart(tmp_path):
+    """--heldout-real: a second measurement on another manifest's real photos alone (the
+    detector pool's train split, which neither the detector nor the verdict saw)."""
+    from pixelsleuth.cli import app
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "pool").mkdir()
+    manifest = _tiny_manifest(tmp_path / "corpus")
+    pool = _tiny_manifest(tmp_path / "pool", splits=("train",), n=2)
+    out = tmp_path / "fit"
+    args = ["fit-verdict", str(manifest), "--out", str(out), "--splices", "0", "--no-stability"]
+    result = CliRunner().invoke(app, [*args, "--heldout-real", str(pool)])
+    assert result.exit_code == 0, result.output
+    assert "held-out real (all conditions): n=12" in result.output
+    held = json.loads((out / "verdict-eval.json").read_text())["heldout_real"]
+    assert set(held["confusion"]["matrix"]) == {f"real/{c}" for c in REAL_CONDITIONS}
+    assert held["analyzers"]["noise"]["real/original"]["n"] == 2  # the AI files are left out
+    assert "Held-out real photos" in (out / "verdict-eval.md").read_text()
+    clash = CliRunner().invoke(app, [*args, "--heldout-real", str(pool), "--heldout-split", "test"])
+    assert clash.exit_code != 0 and "neither fitted nor measured" in clash.output
 
 
 def test_no_jpeg_stability_copy_of_an_image_wider_than_jpeg_allows(capfd):

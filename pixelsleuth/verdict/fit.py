@@ -299,7 +299,10 @@ def fit_records(records: list[dict[str, Any]]) -> tuple[VerdictModel, Calibratio
         by_condition: dict[str, list[float]] = {}
         for rec, score in zip(real, called, strict=True):
             by_condition.setdefault(rec["view"], []).append(float(score))
-        level = threshold_for(by_condition, FALSE_ALARM_RATE) if by_condition else 0.5
+        # a point rule at half the analyzers' target rate: its margin is the halving
+        level = (
+            threshold_for(by_condition, FALSE_ALARM_RATE, confidence=None) if by_condition else 0.5
+        )
         model.thresholds[CLASSES[k].value] = round(min(max(0.5, level), 1.0), 4)
     return model, table
 
@@ -437,11 +440,14 @@ def markdown(evaluation: dict[str, Any]) -> str:
     for name, row in evaluation["confusion"]["summary"].items():
         rates = ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in row.items() if k != "n")
         lines.append(f"- {name} (n={row['n']}): {rates}")
-    for name, cal in evaluation["calibration"].items():
+    for name, cal in evaluation.get("calibration", {}).items():
         lines.append(
             f"- P({name.replace('_', ' ')}) where the model decides (n={cal['n']}): "
             f"ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}"
         )
+    if "heldout_real" in evaluation:
+        held = evaluation["heldout_real"]
+        lines += ["", f"Held-out real photos: {held['evaluated_on']}", "", markdown(held)]
     return "\n".join(lines) + "\n"
 
 
@@ -457,16 +463,22 @@ def fit_verdict(
     max_real_per_group: int = 12,
     stability: bool = True,
     cached_only: bool = False,
+    heldout_real: tuple[Path, str] | None = None,
 ) -> dict[str, Any]:
     """Fit on ``fit_split``, evaluate on ``eval_split`` (with ``cached_only``, on exactly
-    the views already in OUT/records.jsonl: a refit without analysis). Writes
-    OUT/verdict.json (the model with its card), OUT/calibration.json (the table) and
-    OUT/verdict-eval.{json,md}; returns the evaluation."""
+    the views already in OUT/records.jsonl: a refit without analysis). ``heldout_real``
+    (manifest, split) adds a second measurement on that split's real photos alone, for
+    photos that neither the detector nor the verdict has seen (the detector pool's train
+    split, say). Writes OUT/verdict.json (the model with its card), OUT/calibration.json (the
+    table) and OUT/verdict-eval.{json,md}; returns the evaluation."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "records.jsonl"
+    heldout_recs: list[dict[str, Any]] = []
     if cached_only:  # exactly the views analysed before: a refit, no analysis
         fit_recs, eval_recs = cached_records(cache, fit_split), cached_records(cache, eval_split)
+        if heldout_real:
+            heldout_recs = [r for r in cached_records(cache, heldout_real[1]) if r["label"] == 0]
     else:
         fit_items = corpus_items(
             manifests, fit_split, max_per_group, splices, seed, max_real_per_group
@@ -474,10 +486,23 @@ def fit_verdict(
         eval_items = corpus_items(
             manifests, eval_split, max_per_group, splices, seed + 1, max_real_per_group
         )
-        fit_recs = collect(fit_items, cache, progress, stability)
+        # fitting reads the views' own findings; only a measured verdict needs the copies
+        fit_recs = collect(fit_items, cache, progress, stability=False)
         eval_recs = collect(eval_items, cache, progress, stability)
+        if heldout_real:
+            manifest, split = heldout_real
+            photos = corpus_items([manifest], split, 0, 0, seed + 2, max_real_per_group)
+            heldout_recs = collect(photos, cache, progress, stability)
     model, table = fit_records(fit_recs)
     evaluation = evaluate_records(model, table, eval_recs)
+    if heldout_recs:
+        held = evaluate_records(model, table, heldout_recs)
+        del held["calibration"]  # real photos alone: no probability to check against
+        evaluation["heldout_real"] = {
+            "evaluated_on": f"{heldout_real[0]} split '{heldout_real[1]}', real photos "
+            f"({len(heldout_recs)} views)",
+            **held,
+        }
     recipe = {
         "max_per_group": max_per_group,
         "max_real_per_group": max_real_per_group,
