@@ -464,6 +464,17 @@ def fit_verdict_cmd(
         ),
     ] = None,
     heldout_split: Annotated[str, typer.Option(help="Split of --heldout-real.")] = "train",
+    keep_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Refit only the calibration table (on the fit split's real photos) and "
+            "measure with this verdict.json as it is."
+        ),
+    ] = None,
+    eval_max_real_per_group: Annotated[
+        int | None,
+        typer.Option(help="Real photos per group to measure on (default: --max-real-per-group)."),
+    ] = None,
 ) -> None:
     """Fit the per-analyzer calibration table and the verdict model on one split (real photos
     in six ordinary conditions, AI and manipulated images as-is and stripped); measure both on
@@ -475,9 +486,9 @@ def fit_verdict_cmd(
         _fail(f"--fit-split and --eval-split must be two different of {', '.join(CORPUS_SPLITS)}")
     if heldout_real is not None and heldout_split in (fit_split, eval_split):
         _fail("--heldout-split must be a split that is neither fitted nor measured on")
-    for manifest in [*manifests, *([heldout_real] if heldout_real else [])]:
+    for manifest in [*manifests, *(m for m in (heldout_real, keep_model) if m)]:
         if not manifest.is_file():
-            _fail(f"{manifest}: no such manifest")
+            _fail(f"{manifest}: no such file")
     try:
         evaluation = fit_verdict(
             manifests,
@@ -491,6 +502,8 @@ def fit_verdict_cmd(
             stability=stability,
             cached_only=cached_only,
             heldout_real=(heldout_real, heldout_split) if heldout_real else None,
+            keep_model=keep_model,
+            eval_max_real_per_group=eval_max_real_per_group,
         )
     except (OSError, ValueError) as exc:
         _fail(str(exc))

@@ -19,7 +19,7 @@ from pixelsleuth.imageio import load_bytes
 from pixelsleuth.report import Finding, VerdictLabel
 from pixelsleuth.verdict import CAVEAT, VerdictModel, decide
 from pixelsleuth.verdict.features import FEATURES, features
-from pixelsleuth.verdict.fit import REAL_CONDITIONS
+from pixelsleuth.verdict.fit import REAL_CONDITIONS, record_split
 
 from .conftest import camera_photo, corpus_dir, corpus_manifest, jpeg_bytes, photo_like
 
@@ -448,6 +448,19 @@ def test_fit_verdict_measures_held_out_real_photos_apart(tmp_path):
     assert "Held-out real photos" in (out / "verdict-eval.md").read_text()
     clash = CliRunner().invoke(app, [*args, "--heldout-real", str(pool), "--heldout-split", "test"])
     assert clash.exit_code != 0 and "neither fitted nor measured" in clash.output
+    # --keep-model: the table alone is refitted, on the real photos; the model is kept as is
+    kept = tmp_path / "kept"
+    args = [*args[:3], str(kept), *args[4:], "--keep-model", str(out / "verdict.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert VerdictModel.load(kept / "verdict.json").__dict__ == (
+        VerdictModel.load(out / "verdict.json").__dict__
+    )
+    records = [json.loads(x) for x in (kept / "records.jsonl").read_text().splitlines()]
+    fitted = [r for r in records if record_split(r) == "calibration"]
+    assert len(fitted) == 3 * len(REAL_CONDITIONS) and {r["label"] for r in fitted} == {0}
+    table = json.loads((kept / "calibration.json").read_text())
+    assert table["card"]["recipe"]["model_kept"] == str(out / "verdict.json")
 
 
 def test_no_jpeg_stability_copy_of_an_image_wider_than_jpeg_allows(capfd):

@@ -464,13 +464,17 @@ def fit_verdict(
     stability: bool = True,
     cached_only: bool = False,
     heldout_real: tuple[Path, str] | None = None,
+    keep_model: Path | None = None,
+    eval_max_real_per_group: int | None = None,
 ) -> dict[str, Any]:
     """Fit on ``fit_split``, evaluate on ``eval_split`` (with ``cached_only``, on exactly
     the views already in OUT/records.jsonl: a refit without analysis). ``heldout_real``
     (manifest, split) adds a second measurement on that split's real photos alone, for
     photos that neither the detector nor the verdict has seen (the detector pool's train
-    split, say). Writes OUT/verdict.json (the model with its card), OUT/calibration.json (the
-    table) and OUT/verdict-eval.{json,md}; returns the evaluation."""
+    split, say). ``keep_model``: refit the table alone (on the fit split's real photos) and
+    measure with this verdict model, as it is. Writes OUT/verdict.json (the model with its
+    card), OUT/calibration.json (the table) and OUT/verdict-eval.{json,md}; returns the
+    evaluation."""
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "records.jsonl"
@@ -483,17 +487,25 @@ def fit_verdict(
         fit_items = corpus_items(
             manifests, fit_split, max_per_group, splices, seed, max_real_per_group
         )
+        if keep_model:  # the table is fitted on real photos alone
+            fit_items = [i for i in fit_items if i.label == 0]
+        eval_real = (
+            max_real_per_group if eval_max_real_per_group is None else eval_max_real_per_group
+        )
         eval_items = corpus_items(
-            manifests, eval_split, max_per_group, splices, seed + 1, max_real_per_group
+            manifests, eval_split, max_per_group, splices, seed + 1, eval_real
         )
         # fitting reads the views' own findings; only a measured verdict needs the copies
         fit_recs = collect(fit_items, cache, progress, stability=False)
         eval_recs = collect(eval_items, cache, progress, stability)
         if heldout_real:
             manifest, split = heldout_real
-            photos = corpus_items([manifest], split, 0, 0, seed + 2, max_real_per_group)
+            photos = corpus_items([manifest], split, 0, 0, seed + 2, eval_real)
             heldout_recs = collect(photos, cache, progress, stability)
-    model, table = fit_records(fit_recs)
+    if keep_model:
+        model, table = VerdictModel.load(keep_model), fit_table(calibration_scores(fit_recs))
+    else:
+        model, table = fit_records(fit_recs)
     evaluation = evaluate_records(model, table, eval_recs)
     if heldout_recs:
         held = evaluate_records(model, table, heldout_recs)
@@ -509,11 +521,15 @@ def fit_verdict(
         "splices": splices,
         "seed": seed,
         "stability_copies": stability,
+        "eval_max_real_per_group": eval_max_real_per_group,
+        "model_kept": str(keep_model) if keep_model else None,
     }
     fitted_on = f"{', '.join(map(str, manifests))} split '{fit_split}' ({len(fit_recs)} views)"
     evaluated_on = f"split '{eval_split}' ({len(eval_recs)} views)"
     table.card.update(fitted_on=fitted_on, conditions=list(REAL_CONDITIONS), target=TARGET_RATE)
-    model.card = {"fitted_on": fitted_on, "evaluated_on": evaluated_on, "recipe": recipe}
+    if not keep_model:
+        model.card = {"fitted_on": fitted_on, "evaluated_on": evaluated_on, "recipe": recipe}
+    table.card["recipe"] = recipe
     model.save(out / "verdict.json")
     table.save(out / "calibration.json")
     evaluation["seconds"] = round(time.perf_counter() - start, 1)
