@@ -208,6 +208,19 @@ def detector_calls_generated(report: Report) -> bool:
     return any(e.code == "detector_ai" for e in f.evidence)
 
 
+# metadata evidence that the file was processed after capture: common among ordinary photos
+# (so no alarm level), but it makes "nothing points to editing" untrue in words
+DECLARED_EDITING = ("editor_software", "camera_raw_settings")
+
+
+def declared_editing(report: Report) -> list[str]:
+    """The metadata's statements that editing software processed the file, as sentences."""
+    metadata = report.finding("metadata")
+    if metadata is None or metadata.error:
+        return []
+    return [e.message for e in metadata.evidence if e.code in DECLARED_EDITING]
+
+
 def flagged(report: Report, table: CalibrationTable) -> list[Finding]:
     """The findings the calibration table calls suspicious, highest score first."""
     found = [f for f in report.findings if table.suspicious(f)]
@@ -320,6 +333,16 @@ def decide(
             "section reaches a level that fewer than 5 % of ordinary photos reach."
         )
         reasons += [f"Against an untouched photo: {f.summary}" for f in alarms[:3]]
+        reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
+        label = VerdictLabel.INCONCLUSIVE
+    elif label in _CLEAN_LABELS and (edited := declared_editing(report)):
+        # developing or retouching is not forgery, and a clean label would deny it happened
+        reasons.append(
+            "Processed after capture: the metadata says editing software saved the file, "
+            "which tells that it was processed, not what was changed; nothing in the pixels "
+            "points to pasted, cloned or generated content."
+        )
+        reasons += [f"Against an untouched photo: {m}" for m in edited[:2]]
         reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
         label = VerdictLabel.INCONCLUSIVE
     elif label is VerdictLabel.INCONCLUSIVE:
