@@ -502,7 +502,8 @@ def fit_verdict(
             manifest, split = heldout_real
             photos = corpus_items([manifest], split, 0, 0, seed + 2, eval_real)
             heldout_recs = collect(photos, cache, progress, stability)
-    if keep_model:
+    if keep_model:  # the table reads real photos alone (a cache may hold other views)
+        fit_recs = [r for r in fit_recs if r["label"] == 0]
         model, table = VerdictModel.load(keep_model), fit_table(calibration_scores(fit_recs))
     else:
         model, table = fit_records(fit_recs)
