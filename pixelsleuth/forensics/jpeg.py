@@ -24,9 +24,9 @@ import numpy as np
 from scipy.fft import dct, dctn
 
 from pixelsleuth.analyzers import Analyzer, register
+from pixelsleuth.forensics.formats.fields import canonical_fields
 from pixelsleuth.forensics.formats.jpeg import ZIGZAG, JpegInfo, parse_jpeg
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
-from pixelsleuth.forensics.metadata import canonical_fields
 from pixelsleuth.imageio import LoadedImage, in_memory_path, native_stderr_captured
 from pixelsleuth.report import Direction, Evidence, Finding
 
