@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -62,6 +63,26 @@ def robust_z(x: np.ndarray) -> np.ndarray:
     med = np.median(x)
     mad = np.median(np.abs(x - med)) * 1.4826
     return (x - med) / max(mad, 1e-9)
+
+
+def median_residual(gray: np.ndarray, rows: int = 1024) -> np.ndarray:
+    """Noise residual: luma minus its 3×3 median. ``gray``: float H×W in 0–255.
+    Returns float32 H×W (grey levels, signed).
+
+    ``rows`` rows at a time, each with the row above and below that the median needs (the
+    image's own edge is handled by OpenCV as before): the same values, with one full-size
+    array instead of four."""
+    out = np.empty(gray.shape, np.float32)
+    h = gray.shape[0]
+    for y0 in range(0, h, rows):
+        y1 = min(y0 + rows, h)
+        top, bottom = max(y0 - 1, 0), min(y1 + 1, h)
+        part = gray[top:bottom]
+        g8 = np.clip(np.rint(part), 0, 255).astype(np.uint8)
+        # uint8 → float32 is exact: the same values as converting both first
+        median = cv2.medianBlur(g8, 3)[y0 - top : y1 - top]
+        np.subtract(gray[y0:y1], median, out=out[y0:y1], dtype=np.float32)
+    return out
 
 
 # A perceptually ordered colormap (black → purple → orange → yellow), 5 anchors interpolated.
