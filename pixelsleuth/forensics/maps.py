@@ -1,12 +1,12 @@
-"""Helpers for heatmaps: block statistics, normalisation, resizing and PNG output.
+"""Array maths for heatmaps and the analyses behind them: block statistics, normalisation,
+resizing, robust z-scores and the median noise residual.
 
 Maps are float32 arrays in [0, 1] (higher = more suspicious), usually at block resolution to
-keep reports small; :func:`to_image_size` brings them back to the image grid.
+keep reports small; :func:`to_image_size` brings them back to the image grid. Drawing them
+(colours, PNGs, overlays) is ``pixelsleuth/drawing.py``'s job.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -83,38 +83,3 @@ def median_residual(gray: np.ndarray, rows: int = 1024) -> np.ndarray:
         median = cv2.medianBlur(g8, 3)[y0 - top : y1 - top]
         np.subtract(gray[y0:y1], median, out=out[y0:y1], dtype=np.float32)
     return out
-
-
-# A perceptually ordered colormap (black → purple → orange → yellow), 5 anchors interpolated.
-_ANCHORS = np.array(
-    [[0, 0, 4], [87, 16, 110], [188, 55, 84], [249, 142, 9], [252, 255, 164]], dtype=np.float32
-)
-_LUT = np.stack(
-    [np.interp(np.linspace(0, 4, 256), np.arange(5), _ANCHORS[:, c]) for c in range(3)], axis=1
-).astype(np.uint8)
-
-
-def colorize(x: np.ndarray) -> np.ndarray:
-    """[0, 1] map -> uint8 RGB using the colormap."""
-    idx = np.clip(np.nan_to_num(x) * 255.0, 0, 255).astype(np.uint8)
-    return _LUT[idx]
-
-
-def save_heatmap(x: np.ndarray, path: str | Path, width: int | None = None) -> Path:
-    """Write a colour PNG of a [0, 1] map (nearest-neighbour upscaled to ``width`` if given)."""
-    im = Image.fromarray(colorize(x))
-    if width and im.width < width:
-        height = max(1, round(im.height * width / im.width))
-        im = im.resize((width, height), Image.Resampling.NEAREST)
-    path = Path(path)
-    im.save(path, "PNG")
-    return path
-
-
-def overlay(rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The colourised ``heat`` map ([0, 1], any size) laid over ``rgb`` (uint8 H×W×3) with
-    opacity ``alpha`` in [0, 1]; returns uint8 H×W×3 at the image's size."""
-    h, w = rgb.shape[:2]
-    colour = np.asarray(Image.fromarray(colorize(heat)).resize((w, h), Image.Resampling.NEAREST))
-    a = float(np.clip(alpha, 0.0, 1.0))
-    return (rgb.astype(np.float32) * (1 - a) + colour.astype(np.float32) * a).astype(np.uint8)
