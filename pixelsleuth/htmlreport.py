@@ -36,7 +36,7 @@ def _data_uri(im: Image.Image, side: int) -> str:
 
 def row_extras(report: Report, rgb: np.ndarray | None) -> dict[str, Any]:
     """What the HTML report shows for one file beyond the JSONL row."""
-    from pixelsleuth.forensics.maps import colorize
+    from pixelsleuth.drawing import colorize
 
     extras: dict[str, Any] = {"path": report.file.path, "maps": [], "findings": []}
     if rgb is not None:

@@ -70,7 +70,7 @@ def _size(n: int) -> str:
 def write_heatmaps(report: Report, folder: str | Path, max_width: int = 1024) -> list[Path]:
     """Write every heatmap of ``report`` as a colour PNG in ``folder`` (created if needed):
     ``<file stem>-<sha256 prefix>.<analyzer>.<map>.png``. Records each path on its Heatmap."""
-    from pixelsleuth.forensics.maps import save_heatmap
+    from pixelsleuth.drawing import save_heatmap
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,11 @@ import sys
 from pathlib import Path
 
 from pixelsleuth.forensics.formats.exif import ExifData
+from pixelsleuth.forensics.formats.fields import canonical_fields
 from pixelsleuth.forensics.formats.jpeg import parse_jpeg
+from pixelsleuth.forensics.formats.jpeg_quality import estimate_quality, table_signature
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
-from pixelsleuth.forensics.jpeg import estimate_quality, table_signature
-from pixelsleuth.forensics.metadata import PIXEL_X, PIXEL_Y, canonical_fields, classify_software
+from pixelsleuth.forensics.metadata import PIXEL_X, PIXEL_Y, classify_software
 from pixelsleuth.imageio import load_image
 
 ROOT = Path(__file__).resolve().parent.parent

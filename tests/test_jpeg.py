@@ -13,12 +13,8 @@ import pytest
 from PIL import Image
 
 from pixelsleuth.analyze import analyze_bytes
-from pixelsleuth.forensics.jpeg import (
-    DOUBLE_JPEG_THRESHOLD,
-    IJG_LUMA,
-    estimate_quality,
-    ijg_table,
-)
+from pixelsleuth.forensics.formats.jpeg_quality import IJG_LUMA, estimate_quality, ijg_table
+from pixelsleuth.forensics.jpeg import DOUBLE_JPEG_THRESHOLD
 
 from .conftest import corpus_dir, jpeg_bytes, photo_like
 

@@ -127,7 +127,7 @@ def _evidence(
 
 
 def _heatmaps(finding: Finding, rgb: np.ndarray, key: str, data: bytes | None = None) -> None:
-    from pixelsleuth.forensics.maps import colorize, overlay
+    from pixelsleuth.drawing import colorize, overlay
 
     names = [h.name for h in finding.heatmaps]
     name = st.radio("map", names, horizontal=True, key=f"{key}-map") if len(names) > 1 else names[0]
@@ -208,13 +208,13 @@ def _copy_move(
     be, recomputed when asked. The defaults are the calibrated ones the score uses."""
     import cv2
 
+    from pixelsleuth.drawing import overlay
     from pixelsleuth.forensics.copymove import (
         MAX_SIDE,
         MIN_AREA_FRACTION,
         ZNCC_MIN,
         detect_copy_move,
     )
-    from pixelsleuth.forensics.maps import overlay
 
     picture = _evidence_then_picture(finding, rgb, key, data)
     if picture is None:

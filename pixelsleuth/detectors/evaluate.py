@@ -198,7 +198,7 @@ class SpectralBaseline:
     model: Any = None
 
     def features(self, rgb: np.ndarray) -> np.ndarray:
-        from pixelsleuth.forensics.noise import median_residual
+        from pixelsleuth.forensics.maps import median_residual
 
         gray = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         h, w = gray.shape

@@ -15,5 +15,7 @@ names the module of each, and imports it on first use.
 - ``spectrum``: periodic traces in the noise spectrum
 - ``integrity``: truncation, trailing data, structural damage
 
-``formats/`` holds the readers and parsers they share; ``maps`` the heatmap helpers.
+``formats/`` holds the readers, parsers and JPEG maths they share (``jpeg_quality``,
+``jpeg_dct``, the headline ``fields``); ``maps`` the array maths behind their heatmaps.
+An analyzer module imports no other analyzer module (an import-linter contract).
 """

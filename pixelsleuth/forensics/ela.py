@@ -158,7 +158,7 @@ class ElaAnalyzer(Analyzer):
 
 
 def _jpeg_quality(image: LoadedImage) -> float | None:
-    from pixelsleuth.forensics.jpeg import jpeg_tables
+    from pixelsleuth.forensics.formats.jpeg_quality import jpeg_tables
 
     tables = jpeg_tables(image)
     return None if tables is None or tables[1] is None else tables[1].quality

@@ -48,7 +48,8 @@ _CHANNEL_WEIGHTS = (
 
 def _channel_energy(plane: np.ndarray, base: np.ndarray, qualities: tuple[int, ...]) -> np.ndarray:
     """Per 8×8 block and quality: the mean squared error a re-save adds to ``plane``."""
-    from pixelsleuth.forensics.jpeg import block_dct32, ijg_table
+    from pixelsleuth.forensics.formats.jpeg_dct import block_dct32
+    from pixelsleuth.forensics.formats.jpeg_quality import ijg_table
 
     coefficients = block_dct32(plane)
     error = np.empty_like(coefficients)
@@ -102,7 +103,7 @@ STRIPE_PIXELS = 1 << 20  # pixels per stripe that ghost_differences works on at 
 def _stripe_energy(rgb: np.ndarray, qualities: tuple[int, ...], block: int) -> np.ndarray:
     """:func:`ghost_differences` of a stripe whose height and width are multiples of
     ``block``."""
-    from pixelsleuth.forensics.jpeg import IJG_CHROMA, IJG_LUMA
+    from pixelsleuth.forensics.formats.jpeg_quality import IJG_CHROMA, IJG_LUMA
 
     h = (rgb.shape[0] // block) * block
     w = rgb.shape[1]
@@ -240,7 +241,7 @@ class GhostAnalyzer(Analyzer):
     order = 55
 
     def analyze(self, image: LoadedImage) -> Finding:
-        from pixelsleuth.forensics.jpeg import jpeg_tables
+        from pixelsleuth.forensics.formats.jpeg_quality import jpeg_tables
 
         if image.info.format != "JPEG":
             # Ghosts and grid traces are JPEG compression history; a PNG, WebP or TIFF may never

@@ -7,38 +7,37 @@ with its spread. A table of camera signatures (``data/jpeg_signatures.json``, bu
 ``scripts/build_jpeg_signatures.py``) turns "EXIF says camera X, but the tables are a software
 encoder's" into evidence. Double compression is detected from the DCT coefficient histograms,
 compared with a calibrated (grid-shifted) version of the same image.
+
+The table and quality maths (``formats/jpeg_quality.py``) and the DCT work
+(``formats/jpeg_dct.py``) are shared with the ``ela`` and ``ghost`` analyzers.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import functools
-import io
 import json
-from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import numpy as np
-from scipy.fft import dct, dctn
 
 from pixelsleuth.analyzers import Analyzer, register
-from pixelsleuth.forensics.formats.jpeg import ZIGZAG, JpegInfo, parse_jpeg
+from pixelsleuth.forensics.formats.fields import canonical_fields
+from pixelsleuth.forensics.formats.jpeg import JpegInfo
+from pixelsleuth.forensics.formats.jpeg_dct import (
+    block_dct,
+    double_compression_score,
+    read_luma_coefficients,
+)
+from pixelsleuth.forensics.formats.jpeg_quality import (
+    QualityEstimate,
+    imagemagick_quality,
+    jpeg_tables,
+    table_signature,
+)
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
-from pixelsleuth.forensics.metadata import canonical_fields
-from pixelsleuth.imageio import LoadedImage, in_memory_path, native_stderr_captured
+from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding
-
-# ITU-T T.81 Annex K example tables, natural order: the base of libjpeg's quality scaling
-IJG_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
-]).reshape(8, 8)  # fmt: skip
-IJG_CHROMA = np.full((8, 8), 99)
-IJG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47, 66, 99, 99]]
 
 # Double-compression decision threshold on the calibrated histogram distance (mean of the
 # three largest per-frequency L1 distances in excess of sampling noise). Fitted by
@@ -46,108 +45,6 @@ IJG_CHROMA[:4, :4] = [[17, 18, 24, 47], [18, 21, 26, 66], [24, 26, 56, 99], [47,
 # real/ml72 and real/copy-move, at two sizes): the 95th percentile of single-compressed
 # images. real/camera is kept for the evaluation in tests/test_jpeg.py.
 DOUBLE_JPEG_THRESHOLD = 0.059
-_FREQUENCIES = 15  # first AC coefficients in zigzag order
-_MIN_COEFFICIENTS = 200  # nonzero values a frequency needs to count
-_HIST_RANGE = 30
-
-
-def ijg_table(base: np.ndarray, quality: int, force_baseline: bool = True) -> np.ndarray:
-    """libjpeg's ``jpeg_quality_scaling`` + ``jpeg_add_quant_table`` for quality 1–100."""
-    quality = min(max(int(quality), 1), 100)
-    scale = 5000 // quality if quality < 50 else 200 - quality * 2
-    table = (base * scale + 50) // 100
-    return np.clip(table, 1, 255 if force_baseline else 32767)
-
-
-@functools.cache
-def _ijg_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    return {q: (ijg_table(IJG_LUMA, q), ijg_table(IJG_CHROMA, q)) for q in range(1, 101)}
-
-
-@dataclass
-class QualityEstimate:
-    """``quality`` on libjpeg's 1–100 scale; ``exact`` when the tables are libjpeg's own.
-    ``low``/``high``: the spread of the quality implied by individual coefficients."""
-
-    quality: float
-    exact: bool
-    low: float
-    high: float
-
-    def describe(self) -> str:
-        if self.exact:
-            return f"exactly libjpeg's tables at quality {self.quality:.0f}"
-        return f"about {self.quality:.0f} (coefficients imply {self.low:.0f}–{self.high:.0f})"
-
-
-def estimate_quality(luma: np.ndarray, chroma: np.ndarray | None = None) -> QualityEstimate:
-    """Match the tables against libjpeg's scaled standard tables, exactly or approximately."""
-    for q, (std_luma, std_chroma) in _ijg_tables().items():
-        if np.array_equal(luma, std_luma) and (
-            chroma is None or np.array_equal(chroma, std_chroma)
-        ):
-            return QualityEstimate(float(q), True, float(q), float(q))
-    # Approximate: the scale factor libjpeg would have used, implied by the table sums
-    # (luma and chroma together: both were scaled from their base tables).
-    tables, bases = [luma], [IJG_LUMA]
-    if chroma is not None:
-        tables.append(chroma)
-        bases.append(IJG_CHROMA)
-    scale = 100.0 * sum(t.sum() for t in tables) / sum(b.sum() for b in bases)
-    quality = _quality_from_scale(scale)
-    values = np.concatenate([t.ravel() for t in tables])
-    base = np.concatenate([b.ravel() for b in bases])
-    usable = (values > 1) & (values < 255)  # clamped entries say nothing about the scale
-    per_coef = [
-        _quality_from_scale(100.0 * v / b)
-        for v, b in zip(values[usable], base[usable], strict=True)
-    ]
-    low, high = np.percentile(per_coef, [10, 90]) if per_coef else (quality, quality)
-    return QualityEstimate(round(quality, 1), False, round(float(low), 1), round(float(high), 1))
-
-
-@functools.cache
-def _imagemagick_references() -> dict[int, tuple[int, int, int, int]]:
-    """quality -> (two-table sum, two-table checksum, luma sum, luma checksum) of libjpeg's
-    tables; the checksum adds the coefficients ImageMagick samples (natural order 2 and 53 of
-    luma, 0 and 63 of chroma)."""
-    out = {}
-    for q, (lum, chrom) in _ijg_tables().items():
-        lum_check = int(lum.flat[2] + lum.flat[53])
-        out[q] = (
-            int(lum.sum() + chrom.sum()),
-            lum_check + int(chrom.flat[0] + chrom.flat[63]),
-            int(lum.sum()),
-            lum_check,
-        )
-    return out
-
-
-def imagemagick_quality(qtables: dict[int, np.ndarray]) -> int | None:
-    """The quality ImageMagick's ``identify -format %Q`` reports, by its convention: the
-    lowest libjpeg quality that is at least as coarse as the file's tables by their sum (over
-    *every* table in the file) or by a four-coefficient checksum. Kept for comparison with
-    other tools; a third table (a separate Cr copy) makes this read low, so
-    :func:`estimate_quality` is the better number."""
-    if 0 not in qtables:
-        return None
-    t0 = qtables[0]
-    total = int(sum(t.sum() for t in qtables.values()))
-    two = 1 in qtables
-    check = int(t0.flat[2] + t0.flat[53]) + (
-        int(qtables[1].flat[0] + qtables[1].flat[63]) if two else 0
-    )
-    for q, (sum2, check2, sum1, check1) in _imagemagick_references().items():
-        ref_sum, ref_check = (sum2, check2) if two else (sum1, check1)
-        if check < ref_check and total < ref_sum:
-            continue
-        return q
-    return 100
-
-
-def _quality_from_scale(scale: float) -> float:
-    q = (200.0 - scale) / 2.0 if scale <= 100.0 else 5000.0 / max(scale, 1e-9)
-    return float(min(max(q, 1.0), 100.0))
 
 
 # -- encoder signatures -----------------------------------------------------------------------
@@ -168,159 +65,8 @@ def camera_signatures() -> dict[tuple[str, str], set[tuple[int, ...]]]:
     return out
 
 
-def table_signature(info: JpegInfo) -> tuple[int, ...] | None:
-    """Luma then chroma table in zigzag order, as stored in the signature file."""
-    luma, chroma = info.luma_table(), info.chroma_table()
-    if luma is None:
-        return None
-    parts = [luma.ravel()[ZIGZAG]]
-    if chroma is not None:
-        parts.append(chroma.ravel()[ZIGZAG])
-    return tuple(int(v) for v in np.concatenate(parts))
-
-
 def _norm(text: str | None) -> str:
     return " ".join((text or "").lower().split())
-
-
-# -- double compression -----------------------------------------------------------------------
-
-
-def read_luma_coefficients(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """Quantized luma DCT coefficients (blocks_y, blocks_x, 8, 8) and the luma table, read
-    with jpeglib's libjpeg from an anonymous in-memory file: no copy of the user's image is
-    ever written to a folder, not even by a killed process. libjpeg's warnings are kept off
-    the terminal. None when jpeglib is missing or cannot read the file (the caller then
-    estimates the coefficients from the pixels)."""
-    try:
-        import jpeglib
-        from jpeglib._bind import CJpegLib
-    except ImportError:  # pragma: no cover - declared dependency
-        return None
-    try:
-        with (
-            in_memory_path(data) as path,
-            native_stderr_captured(),
-            contextlib.redirect_stdout(io.StringIO()),  # its reader prints the path on failure
-        ):
-            jpeg = jpeglib.read_dct(path)  # the header only: sizes and sampling
-            # jpeg.load() would copy the bytes to a named temporary file for its C reader;
-            # handing that reader the in-memory path instead keeps every copy off the disk
-            planes = [
-                jpeg._alloc_dct_component(i) if wanted else None
-                for i, wanted in enumerate(
-                    (True, jpeg.has_chrominance, jpeg.has_chrominance, jpeg.has_black)
-                )
-            ]
-            qt = ((ctypes.c_ushort * 64) * 4)()
-            table_numbers = (ctypes.c_short * 4)()
-            CJpegLib.read_jpeg_dct(
-                srcfile=path,
-                Y=planes[0],
-                Cb=planes[1],
-                Cr=planes[2],
-                K=planes[3],
-                qt=qt,
-                quant_tbl_no=table_numbers,
-                path="the image",
-            )
-        luma = np.ctypeslib.as_array(planes[0])
-        tables = np.ctypeslib.as_array(qt)
-        luma_table = tables[table_numbers[0]].reshape(8, 8)
-        return luma.reshape(*luma.shape[:-1], 8, 8).astype(np.int32), luma_table.astype(np.int32)
-    except Exception:  # damaged data, or a jpeglib whose internals moved: estimate instead
-        return None
-
-
-def block_dct(luma: np.ndarray, offset: int = 0) -> np.ndarray:
-    """Orthonormal 8×8 block DCT of a level-shifted luma plane, starting ``offset`` pixels in.
-
-    Returns (blocks_y, blocks_x, 8, 8) float64, the same scale as JPEG's DCT coefficients.
-    """
-    plane = luma[offset:, offset:]
-    h, w = (plane.shape[0] // 8) * 8, (plane.shape[1] // 8) * 8
-    blocks = (plane[:h, :w].astype(np.float64) - 128.0).reshape(h // 8, 8, w // 8, 8)
-    return dctn(blocks.transpose(0, 2, 1, 3), axes=(2, 3), norm="ortho")
-
-
-def _block_dct_at(
-    luma: np.ndarray, offset: int, frequencies: list[tuple[int, int]], rows: int = 64
-) -> np.ndarray:
-    """:func:`block_dct` of ``luma`` at ``offset``, only at ``frequencies`` (row, column):
-    (len(frequencies), blocks_y, blocks_x) float64, the same values. ``rows`` block rows are
-    transformed at a time, so that no full-size float64 copy of the image is made."""
-    plane = luma[offset:, offset:]
-    by, bx = plane.shape[0] // 8, plane.shape[1] // 8
-    out = np.empty((len(frequencies), by, bx), np.float64)
-    index = tuple(np.array(f) for f in zip(*frequencies, strict=True))
-    for y in range(0, by, rows):
-        stripe = block_dct(plane[y * 8 : (y + rows) * 8, : bx * 8])
-        out[:, y : y + rows] = np.moveaxis(stripe[:, :, index[0], index[1]], 2, 0)
-    return out
-
-
-_DCT8 = dct(np.eye(8), axis=0, norm="ortho").astype(np.float32)  # _DCT8 @ x = DCT of x
-
-
-def block_dct32(plane: np.ndarray) -> np.ndarray:
-    """:func:`block_dct` (no offset) in float32, as two matrix products: about three times
-    faster than an FFT-based DCT of so many tiny blocks. For energies (JPEG ghosts); the
-    rounding decisions of re-quantization (double compression) keep float64.
-    """
-    h, w = (plane.shape[0] // 8) * 8, (plane.shape[1] // 8) * 8
-    blocks = (plane[:h, :w].astype(np.float32) - 128.0).reshape(h // 8, 8, w // 8, 8)
-    rows = np.tensordot(blocks, _DCT8.T, axes=([3], [0]))  # (h/8, 8, w/8, 8)
-    return np.ascontiguousarray(np.tensordot(_DCT8, rows, axes=([1], [1])).transpose(1, 2, 0, 3))
-
-
-def double_compression_score(
-    coefficients: np.ndarray, qtable: np.ndarray, luma: np.ndarray
-) -> tuple[float | None, list[float]]:
-    """Mean of the three largest per-frequency distances (in excess of sampling noise) between
-    the file's coefficient histograms and those of a calibrated copy: the decoded luma shifted
-    by 4 pixels, which breaks the grid of any earlier compression, quantized with the same
-    table.
-
-    A once-compressed image looks like its calibrated copy; an earlier compression leaves
-    periodic peaks and gaps that the copy lacks. None when the image is too small to tell.
-    """
-    frequencies = [divmod(int(ZIGZAG[zz]), 8) for zz in range(1, _FREQUENCIES + 1)]
-    calibrated = _block_dct_at(luma, 4, frequencies)
-    distances = []
-    for (r, c), shifted in zip(frequencies, calibrated, strict=True):
-        actual = np.abs(coefficients[:, :, r, c].ravel())
-        if np.count_nonzero(actual) < _MIN_COEFFICIENTS:
-            continue
-        reference = np.abs(np.round(shifted.ravel() / max(qtable[r, c], 1)))
-        h_act, h_ref = _hist(actual), _hist(reference.astype(np.int64))
-        # Subtract the L1 distance that sampling noise alone gives two histograms of this
-        # size, so that small images are judged by the same standard as large ones.
-        pooled = (h_act + h_ref) / 2
-        noise = np.sqrt(2 / np.pi * pooled * (1 - pooled) * (1 / len(actual) + 1 / len(reference)))
-        distances.append(float(np.abs(h_act - h_ref).sum() - noise.sum()))
-    if len(distances) < 3:
-        return None, distances
-    return float(np.mean(sorted(distances)[-3:])), distances
-
-
-def _hist(values: np.ndarray) -> np.ndarray:
-    h = np.bincount(np.minimum(values, _HIST_RANGE + 1), minlength=_HIST_RANGE + 2)
-    h = h[: _HIST_RANGE + 1].astype(np.float64)
-    return h / max(h.sum(), 1.0)
-
-
-def jpeg_tables(image: LoadedImage) -> tuple[JpegInfo, QualityEstimate | None] | None:
-    """The file's JPEG coding parameters and quality estimate (None if not a JPEG); memoised."""
-
-    def compute() -> tuple[JpegInfo, QualityEstimate | None] | None:
-        structure = parsed_metadata(image).containers.jpeg
-        if structure is None:
-            return None
-        info = parse_jpeg(structure)
-        luma = info.luma_table()
-        return info, None if luma is None else estimate_quality(luma, info.chroma_table())
-
-    return image.memo("jpeg_tables", compute)
 
 
 # -- the analyzer -----------------------------------------------------------------------------

@@ -9,35 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import numpy as np
 
 from pixelsleuth.analyzers import Analyzer, register
-from pixelsleuth.forensics.maps import block_view, limit_size, normalize, robust_z
+from pixelsleuth.forensics.maps import block_view, limit_size, median_residual, normalize, robust_z
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
 NOISE_BLOCK = 32  # pixels per block side for the noise-level map
-
-
-def median_residual(gray: np.ndarray, rows: int = 1024) -> np.ndarray:
-    """Noise residual: luma minus its 3×3 median. ``gray``: float H×W in 0–255.
-    Returns float32 H×W (grey levels, signed).
-
-    ``rows`` rows at a time, each with the row above and below that the median needs (the
-    image's own edge is handled by OpenCV as before): the same values, with one full-size
-    array instead of four."""
-    out = np.empty(gray.shape, np.float32)
-    h = gray.shape[0]
-    for y0 in range(0, h, rows):
-        y1 = min(y0 + rows, h)
-        top, bottom = max(y0 - 1, 0), min(y1 + 1, h)
-        part = gray[top:bottom]
-        g8 = np.clip(np.rint(part), 0, 255).astype(np.uint8)
-        # uint8 → float32 is exact: the same values as converting both first
-        median = cv2.medianBlur(g8, 3)[y0 - top : y1 - top]
-        np.subtract(gray[y0:y1], median, out=out[y0:y1], dtype=np.float32)
-    return out
 
 
 def haar_hh(gray: np.ndarray) -> np.ndarray:

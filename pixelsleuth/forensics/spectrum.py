@@ -16,7 +16,7 @@ from scipy.ndimage import maximum_filter
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
-from pixelsleuth.forensics.noise import median_residual
+from pixelsleuth.forensics.maps import median_residual
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding, Heatmap
 
