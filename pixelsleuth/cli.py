@@ -507,15 +507,17 @@ def fit_verdict_cmd(
         )
     except (OSError, ValueError) as exc:
         _fail(str(exc))
-    for name, row in evaluation["confusion"]["summary"].items():
-        rates = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
-        typer.echo(f"{name}: n={row['n']}, {rates}")
+
+    def echo_summary(measured: dict, prefix: str = "") -> None:
+        for name, row in measured["confusion"]["summary"].items():
+            rates = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
+            typer.echo(f"{prefix}{name}: n={row['n']}, {rates}")
+
+    echo_summary(evaluation)
     cal = evaluation["calibration"]["ai_generated"]
     typer.echo(f"P(AI) where the model decides: ECE {cal['ece']:.3f}, Brier {cal['brier']:.3f}")
     if "heldout_real" in evaluation:
-        for name, row in evaluation["heldout_real"]["confusion"]["summary"].items():
-            rates = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "n")
-            typer.echo(f"held-out {name}: n={row['n']}, {rates}")
+        echo_summary(evaluation["heldout_real"], "held-out ")
     typer.echo(
         f"→ {out / 'verdict.json'}, {out / 'calibration.json'}, {out / 'verdict-eval.json'} "
         f"({evaluation['seconds']:.0f} s)"

@@ -320,30 +320,31 @@ def decide(
     elif label in _CLEAN_LABELS and detector_calls_generated(report):
         # "nothing points to generation" would be false in words: the detector does, though
         # at a level some ordinary photos reach too (so its section is not flagged)
-        reasons.append(
+        reasons = _mixed(
             "Mixed evidence: the detector rates the pixels as generated, above its own "
             "threshold, though ordinary photos sometimes score as high; nothing else points "
-            f"to generation. {detector.summary if detector else ''}".rstrip()
+            f"to generation. {detector.summary if detector else ''}".rstrip(),
+            [],
+            report,
         )
-        reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
         label = VerdictLabel.INCONCLUSIVE
     elif label in _CLEAN_LABELS and alarms:
-        reasons.append(
+        reasons = _mixed(
             f"Mixed evidence: nothing else points to generation or editing, but the {names[0]} "
-            "section reaches a level that fewer than 5 % of ordinary photos reach."
+            "section reaches a level that fewer than 5 % of ordinary photos reach.",
+            [f.summary for f in alarms[:3]],
+            report,
         )
-        reasons += [f"Against an untouched photo: {f.summary}" for f in alarms[:3]]
-        reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
         label = VerdictLabel.INCONCLUSIVE
     elif label in _CLEAN_LABELS and (edited := declared_editing(report)):
         # developing or retouching is not forgery, and a clean label would deny it happened
-        reasons.append(
+        reasons = _mixed(
             "Processed after capture: the metadata says editing software saved the file, "
             "which tells that it was processed, not what was changed; nothing in the pixels "
-            "points to pasted, cloned or generated content."
+            "points to pasted, cloned or generated content.",
+            edited[:2],
+            report,
         )
-        reasons += [f"Against an untouched photo: {m}" for m in edited[:2]]
-        reasons += [f"For an untouched photo: {m}" for m in camera_evidence(report)]
         label = VerdictLabel.INCONCLUSIVE
     elif label is VerdictLabel.INCONCLUSIVE:
         leaning = _leaning(p)
@@ -359,6 +360,16 @@ def decide(
     else:
         reasons = reasons_for_and_against(report, label, alarms)
     return Verdict(label, p_ai, p_manip, reasons, method="model", flagged=names)
+
+
+def _mixed(cause: str, against: list[str], report: Report) -> list[str]:
+    """The reasons of a clean label turned inconclusive: the cause, then what speaks against
+    an untouched photo and the camera evidence that speaks for one."""
+    return [
+        cause,
+        *(f"Against an untouched photo: {m}" for m in against),
+        *(f"For an untouched photo: {m}" for m in camera_evidence(report)),
+    ]
 
 
 def _leaning(p: np.ndarray) -> str:
