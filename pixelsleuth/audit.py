@@ -9,7 +9,6 @@ gets an error row instead of stopping the audit. Inputs are only ever opened for
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import os
@@ -24,19 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pixelsleuth.report import SCHEMA_VERSION, Report
-
-ROW_FIELDS = (
-    "path",
-    "sha256",
-    "verdict",
-    "ai_probability",
-    "manipulation_probability",
-    "reasons",
-    "findings",
-    "error",
-    "schema_version",
-)
+from pixelsleuth.audit_results import AuditRow, RowExtras, extras_path
 
 
 def iter_files(root: str | Path, errors: list[tuple[str, str]] | None = None) -> Iterator[Path]:
@@ -81,39 +68,6 @@ def iter_files(root: str | Path, errors: list[tuple[str, str]] | None = None) ->
         stack.extend(reversed(subdirs))
 
 
-def row_from_report(report: Report) -> dict[str, Any]:
-    """The documented JSONL row for one report."""
-    verdict = report.verdict
-    return {
-        "path": report.file.path,
-        "sha256": report.file.sha256,
-        "verdict": None if verdict is None else verdict.label.value,
-        "ai_probability": None if verdict is None else verdict.ai_probability,
-        "manipulation_probability": None if verdict is None else verdict.manipulation_probability,
-        "reasons": [] if verdict is None else list(verdict.reasons),
-        "findings": {
-            f.analyzer: {"score": f.score, "summary": f.summary, "error": f.error}
-            for f in report.findings
-        },
-        "error": report.error,
-        "schema_version": SCHEMA_VERSION,
-    }
-
-
-def error_row(path: str, message: str) -> dict[str, Any]:
-    return {
-        "path": path,
-        "sha256": None,
-        "verdict": None,
-        "ai_probability": None,
-        "manipulation_probability": None,
-        "reasons": [],
-        "findings": {},
-        "error": message,
-        "schema_version": SCHEMA_VERSION,
-    }
-
-
 @dataclass(frozen=True)
 class AuditOptions:
     """How each file is analysed; the same for every backend."""
@@ -133,9 +87,9 @@ def _analyzers_for(names: tuple[str, ...] | None, profile: str) -> list[Any]:
     return create_analyzers(names, profile)
 
 
-def analyse_path(path: str, options: AuditOptions) -> dict[str, Any]:
-    """The per-image function every backend runs: one JSONL row (with ``_extras`` when
-    asked). Never raises for bad input: problems are recorded in the row."""
+def analyse_path(path: str, options: AuditOptions) -> tuple[AuditRow, RowExtras | None]:
+    """The per-image function every backend runs: one row, and its extras when asked.
+    Never raises for bad input: problems are recorded in the row."""
     from pixelsleuth.analyze import analyze_image
     from pixelsleuth.imageio import ImageInputError, load_image
 
@@ -143,21 +97,20 @@ def analyse_path(path: str, options: AuditOptions) -> dict[str, Any]:
         try:
             image = load_image(path)
         except ImageInputError as exc:
-            return error_row(path, str(exc))
+            return AuditRow.failed(path, str(exc)), None
         instances = _analyzers_for(options.analyzers, options.profile)
         report = analyze_image(image, instances, stability=options.stability)
-        row = row_from_report(report)
+        extras = None
         if options.extras:
-            from pixelsleuth.htmlreport import row_extras
-
             try:
                 rgb = image.rgb() if report.error is None else None
             except Exception:
                 rgb = None
-            row["_extras"] = row_extras(report, rgb)
-        return row
+            extras = RowExtras.from_report(report, rgb)
+        return AuditRow.from_report(report), extras
     except Exception as exc:  # a bug must not lose the row
-        return error_row(path, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+        message = f"internal error: {type(exc).__name__}: {str(exc)[:200]}"
+        return AuditRow.failed(path, message), None
 
 
 def _cut_partial_line(path: Path) -> bytes:
@@ -170,11 +123,6 @@ def _cut_partial_line(path: Path) -> bytes:
         with path.open("r+b") as fh:
             fh.truncate(end)
     return data[:end]
-
-
-def extras_path(out: Path) -> Path:
-    """The HTML report's sidecar beside ``out``: results.jsonl → results.extras.jsonl."""
-    return out.with_name(out.stem + ".extras" + (out.suffix or ".jsonl"))
 
 
 def read_done(out: Path) -> set[str]:
@@ -238,16 +186,16 @@ def audit(
         fh = stack.enter_context(out.open("a", encoding="utf-8"))
         side_fh = stack.enter_context(side.open("a", encoding="utf-8")) if extras else None
 
-        def emit(row: dict[str, Any]) -> None:
-            extra = row.pop("_extras", None)
+        def emit(result: tuple[AuditRow, RowExtras | None]) -> None:
+            row, extra = result
             if side_fh is not None and extra is not None:
                 # the sidecar first: a row in the results is then never without its extras
-                side_fh.write(json.dumps(extra, ensure_ascii=False) + "\n")
+                side_fh.write(json.dumps(extra.to_dict(), ensure_ascii=False) + "\n")
                 side_fh.flush()
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
             fh.flush()  # a killed run keeps every row written so far
             summary.written += 1
-            summary.errors += row["error"] is not None
+            summary.errors += row.error is not None
             tick()
 
         def skip() -> None:
@@ -269,9 +217,13 @@ def audit(
             _run_pool(pending, workers, options, emit)
         for path, message in folder_errors:
             if path not in done:
-                emit(error_row(path, message))
+                emit((AuditRow.failed(path, message), None))
     bar.close()
     return summary
+
+
+def failed(path: str, message: str) -> tuple[AuditRow, None]:
+    return AuditRow.failed(path, message), None
 
 
 def _not_done(paths: Iterator[str], done: set[str], skip: Callable[[], None]) -> Iterator[str]:
@@ -314,7 +266,7 @@ def _run_pool(paths, workers, options, emit) -> None:
                     broken = True
                     attempts[path] = attempts.get(path, 0) + 1
                     if attempts[path] >= 2:
-                        emit(error_row(path, "analysing this file crashed the worker process"))
+                        emit(failed(path, "analysing this file crashed the worker process"))
                     else:
                         retry.append(path)
             if broken:  # every future of a broken pool fails: resubmit them to a new one
@@ -369,55 +321,10 @@ def _run_ray(paths, workers, options, emit, address: str | None) -> None:
                 try:
                     emit(ray.get(ref))
                 except Exception as exc:  # the worker died twice (ray.exceptions.*)
-                    emit(
-                        error_row(path, f"analysing this file failed on Ray: {type(exc).__name__}")
-                    )
+                    emit(failed(path, f"analysing this file failed on Ray: {type(exc).__name__}"))
     finally:
         if started:
             ray.shutdown()
-
-
-CSV_FIELDS = (
-    "path",
-    "sha256",
-    "verdict",
-    "ai_probability",
-    "manipulation_probability",
-    "top_reason",
-    "error",
-)
-
-
-def write_csv(jsonl: str | Path, out: str | Path) -> int:
-    """A spreadsheet view of an audit: one line per row, the top reason and each analyzer's
-    score as columns. Streams the JSONL; returns the number of rows."""
-    rows = 0
-    analyzers: list[str] = []
-    with open(jsonl, encoding="utf-8") as fh:  # first pass: which analyzers ran
-        for line in fh:
-            for name in json.loads(line).get("findings", {}):
-                if name not in analyzers:
-                    analyzers.append(name)
-    with open(jsonl, encoding="utf-8") as fh, open(out, "w", newline="", encoding="utf-8") as dst:
-        writer = csv.writer(dst)
-        writer.writerow([*CSV_FIELDS, *(f"score_{a}" for a in analyzers)])
-        for line in fh:
-            row = json.loads(line)
-            findings = row.get("findings", {})
-            writer.writerow(
-                [
-                    row["path"],
-                    row["sha256"],
-                    row["verdict"],
-                    row["ai_probability"],
-                    row["manipulation_probability"],
-                    (row.get("reasons") or [""])[0],
-                    row["error"],
-                    *(findings.get(a, {}).get("score") for a in analyzers),
-                ]
-            )
-            rows += 1
-    return rows
 
 
 def extract_zip(

@@ -229,7 +229,7 @@ def audit(
     """Audit every file under a folder; rows are streamed to --out as they finish."""
     from pixelsleuth.analyzers import get_profile
     from pixelsleuth.audit import audit as run
-    from pixelsleuth.audit import extras_path, write_csv
+    from pixelsleuth.audit_results import write_csv
     from pixelsleuth.htmlreport import write_html
 
     _set_budget(memory_budget_mb)
@@ -257,7 +257,7 @@ def audit(
     if csv is not None:
         write_csv(out, csv)
     if html is not None:
-        write_html(out, html, extras_path(out))
+        write_html(out, html)
     typer.echo(
         f"{summary.written} rows written ({summary.skipped} already done, "
         f"{summary.errors} with errors) → {out}"

@@ -1,148 +1,65 @@
 """The audit's self-contained HTML report: one file, no network, sortable and filterable.
 
-Workers add small *extras* to each row (a thumbnail, the heatmaps, the metadata fields, every
-finding's summary) when an HTML report is wanted; they go to a sidecar JSONL file beside the
-results so the results rows keep their documented schema. :func:`write_html` streams both
-files into one page: the table lists every row; each row's details live in a ``<template>``
-that is only turned into DOM when the row is opened, so thousands of rows stay responsive.
+It is written from what :func:`pixelsleuth.audit_results.read_audit` reads back: each file's
+row and, when the audit kept them, its extras (the whole Report and small pictures). The table
+lists every file; each file's details live in a ``<template>`` that is only turned into DOM
+when the row is opened, so thousands of rows stay responsive.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import html
-import io
-import json
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from PIL import Image
+from pixelsleuth.audit_results import AuditEntry, read_audit
+from pixelsleuth.report import percent
 
-from pixelsleuth.report import Report, percent
-
-THUMB_SIDE = 96
-MAP_SIDE = 320
+MAX_EVIDENCE = 8  # evidence lines shown per finding
 
 
-def _data_uri(im: Image.Image, side: int) -> str:
-    im = im.copy()
-    im.thumbnail((side, side), Image.Resampling.BILINEAR)
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", quality=75)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def row_extras(report: Report, rgb: np.ndarray | None) -> dict[str, Any]:
-    """What the HTML report shows for one file beyond the JSONL row."""
-    from pixelsleuth.drawing import colorize
-
-    extras: dict[str, Any] = {"path": report.file.path, "maps": [], "findings": []}
-    if rgb is not None:
-        extras["thumbnail"] = _data_uri(Image.fromarray(rgb), THUMB_SIDE)
-        extras["image"] = _data_uri(Image.fromarray(rgb), MAP_SIDE)
-    for f in report.findings:
-        extras["findings"].append(
-            {
-                "analyzer": f.analyzer,
-                "score": f.score,
-                "summary": f.summary,
-                "evidence": [e.message for e in f.evidence][:8],
-            }
-        )
-        for heat in f.heatmaps:
-            extras["maps"].append(
-                {
-                    "name": f"{f.analyzer}: {heat.name}",
-                    "description": heat.description,
-                    "uri": _data_uri(Image.fromarray(colorize(heat.data)), MAP_SIDE),
-                }
-            )
-    meta = report.finding("metadata")
-    if meta is not None and isinstance(meta.details.get("fields"), dict):
-        extras["metadata"] = {
-            k: v for k, v in meta.details["fields"].items() if v not in (None, "", [])
-        }
-    info = report.file
-    extras["file"] = {
-        "format": info.format,
-        "size": f"{info.width}×{info.height}" if info.width else None,
-        "bytes": info.size_bytes,
-    }
-    return extras
-
-
-def _details_html(row: dict[str, Any], extras: dict[str, Any] | None) -> str:
+def _details_html(entry: AuditEntry) -> str:
     e = html.escape
+    row, extras, report = entry.row, entry.extras, entry.report
     parts = []
-    if row.get("error"):
-        parts.append(f"<p class='err'>{e(row['error'])}</p>")
-    if row.get("reasons"):
-        parts.append("<h4>Why</h4><ul>" + "".join(f"<li>{e(r)}</li>" for r in row["reasons"]))
+    if row.error:
+        parts.append(f"<p class='err'>{e(row.error)}</p>")
+    if row.reasons:
+        parts.append("<h4>Why</h4><ul>" + "".join(f"<li>{e(r)}</li>" for r in row.reasons))
         parts.append("</ul>")
-    if extras:
-        figures = []
-        if extras.get("image"):
-            figures.append(f"<figure><img src='{extras['image']}'><figcaption>image</figcaption>")
-            figures.append("</figure>")
-        for m in extras.get("maps", []):
-            figures.append(
-                f"<figure><img src='{m['uri']}' title='{e(m['description'])}'>"
-                f"<figcaption>{e(m['name'])}</figcaption></figure>"
-            )
-        if figures:
-            parts.append("<h4>Image and heatmaps (bright = suspicious)</h4>")
-            parts.append("<div class='maps'>" + "".join(figures) + "</div>")
+    figures = []
+    if extras is not None and extras.image:
+        figures.append(f"<figure><img src='{extras.image}'><figcaption>image</figcaption>")
+        figures.append("</figure>")
+    for m in extras.maps if extras is not None else []:
+        figures.append(
+            f"<figure><img src='{m.uri}' title='{e(m.description)}'>"
+            f"<figcaption>{e(m.name)}</figcaption></figure>"
+        )
+    if figures:
+        parts.append("<h4>Image and heatmaps (bright = suspicious)</h4>")
+        parts.append("<div class='maps'>" + "".join(figures) + "</div>")
+    if report.findings:
         rows = "".join(
-            f"<tr><td>{e(f['analyzer'])}</td><td>{'' if f['score'] is None else f['score']}</td>"
-            f"<td>{e(f['summary'])}"
-            + "".join(f"<br><small>· {e(m)}</small>" for m in f["evidence"])
+            f"<tr><td>{e(f.analyzer)}</td><td>{'' if f.score is None else f.score}</td>"
+            f"<td>{e(f.summary)}"
+            + "".join(f"<br><small>· {e(ev.message)}</small>" for ev in f.evidence[:MAX_EVIDENCE])
             + "</td></tr>"
-            for f in extras.get("findings", [])
+            for f in report.findings
         )
         parts.append(
             "<h4>Findings</h4><table class='inner'><tr><th>analyzer</th><th>score</th>"
             f"<th>summary</th></tr>{rows}</table>"
         )
-        meta = extras.get("metadata") or {}
-        if meta:
-            items = "".join(
-                f"<tr><td>{e(str(k))}</td><td>{e(str(v))[:300]}</td></tr>" for k, v in meta.items()
-            )
-            parts.append(f"<h4>Metadata</h4><table class='inner'>{items}</table>")
-    else:
+    meta = report.finding("metadata")
+    fields = meta.details.get("fields") if meta is not None else None
+    if isinstance(fields, dict) and any(v not in (None, "", []) for v in fields.values()):
         items = "".join(
-            f"<li><b>{e(k)}</b> ({'' if v.get('score') is None else v['score']}): "
-            f"{e(v.get('summary') or '')}</li>"
-            for k, v in (row.get("findings") or {}).items()
+            f"<tr><td>{e(str(k))}</td><td>{e(str(v))[:300]}</td></tr>"
+            for k, v in fields.items()
+            if v not in (None, "", [])
         )
-        parts.append(f"<h4>Findings</h4><ul>{items}</ul>")
+        parts.append(f"<h4>Metadata</h4><table class='inner'>{items}</table>")
     return "".join(parts)
-
-
-def line_offsets(path: Path | None) -> dict[str, int]:
-    """Byte offset of the last line for each path in a JSONL file (the last one wins after a
-    resume); only offsets are kept in memory, lines are re-read when written out."""
-    index: dict[str, int] = {}
-    if path is None or not path.is_file():
-        return index
-    with path.open("rb") as fh:
-        offset = 0
-        for line in fh:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                index[json.loads(line)["path"]] = offset
-            offset += len(line)
-    return index
-
-
-def _extras_at(path: Path, offset: int) -> dict[str, Any] | None:
-    with path.open("rb") as fh:
-        fh.seek(offset)
-        try:
-            return json.loads(fh.readline())
-        except ValueError:
-            return None
 
 
 PAGE_HEAD = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -196,15 +113,12 @@ document.getElementById('v').addEventListener('change',filter); filter();
 """
 
 
-def write_html(jsonl: str | Path, out: str | Path, extras: str | Path | None = None) -> int:
-    """Write the HTML report for an audit's JSONL (and its extras sidecar); returns rows."""
-    jsonl, out = Path(jsonl), Path(out)
-    extras_path = Path(extras) if extras else None
-    index = line_offsets(extras_path)
-    latest = line_offsets(jsonl)  # a resumed audit never doubles rows, but be safe
+def write_html(results: str | Path, out: str | Path, extras: str | Path | None = None) -> int:
+    """Write the HTML report for an audit's results (and its extras sidecar, by default the
+    one beside them); returns the number of rows."""
     counts: dict[str, int] = {}
     e = html.escape
-    with jsonl.open("rb") as src, out.open("w", encoding="utf-8") as dst:
+    with Path(out).open("w", encoding="utf-8") as dst:
         dst.write(PAGE_HEAD)
         dst.write(
             "<h1>pixelsleuth audit</h1><p>Click a column to sort, a row to open its evidence. "
@@ -231,45 +145,35 @@ def write_html(jsonl: str | Path, out: str | Path, extras: str | Path | None = N
             "</tr></thead><tbody>\n"
         )
         templates = []
-        offset = 0
         i = 0
-        for line in src:
-            here, offset = offset, offset + len(line)
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue
-            if latest.get(row.get("path")) != here:
-                continue
+        for entry in read_audit(results, extras):
             i += 1
-            ex = None
-            if extras_path is not None and row["path"] in index:
-                ex = _extras_at(extras_path, index[row["path"]])
-            verdict = "error" if row.get("error") else (row.get("verdict") or "inconclusive")
+            row, report = entry.row, entry.report
+            verdict = row.label
             counts[verdict] = counts.get(verdict, 0) + 1
-            reason = (row.get("reasons") or [row.get("error") or ""])[0]
-            det = (row.get("findings") or {}).get("detector", {}).get("score")
-            ai, manip = row.get("ai_probability"), row.get("manipulation_probability")
-            file_info = (ex or {}).get("file") or {}
-            thumb = (ex or {}).get("thumbnail")
-            text = f"{row['path']} {verdict} {' '.join(row.get('reasons') or [])}".lower()
+            reason = row.top_reason
+            det = row.score("detector")
+            ai, manip = row.ai_probability, row.manipulation_probability
+            info = report.file
+            size = f"{info.width}×{info.height}" if info.width else ""
+            thumb = entry.extras.thumbnail if entry.extras is not None else None
+            text = f"{row.path} {verdict} {' '.join(row.reasons)}".lower()
             dst.write(
-                f"<tr class='row' data-i='{i}' data-path='{e(row['path'])}' "
+                f"<tr class='row' data-i='{i}' data-path='{e(row.path)}' "
                 f"data-verdict='{e(verdict)}' data-ai='{'' if ai is None else ai}' "
                 f"data-manip='{'' if manip is None else manip}' data-reason='{e(reason)}' "
                 f"data-detector='{'' if det is None else det}' "
-                f"data-size='{e(str(file_info.get('size') or ''))}' data-text='{e(text)}'>"
+                f"data-size='{e(size)}' data-text='{e(text)}'>"
                 f"<td class='num'>{i}</td><td>"
                 + (f"<img class='thumb' src='{thumb}' alt=''> " if thumb else "")
-                + f"{e(row['path'])}</td><td><span class='badge {e(verdict)}'>{e(verdict)}"
+                + f"{e(row.path)}</td><td><span class='badge {e(verdict)}'>{e(verdict)}"
                 f"</span></td><td class='num'>{'' if ai is None else percent(ai)}</td>"
                 f"<td class='num'>{'' if manip is None else percent(manip)}</td>"
                 f"<td>{e(reason)[:240]}</td><td class='num'>"
                 f"{'' if det is None else percent(det)}</td>"
-                f"<td>{e(str(file_info.get('format') or ''))} "
-                f"{e(str(file_info.get('size') or ''))}</td></tr>\n"
+                f"<td>{e(info.format or '')} {e(size)}</td></tr>\n"
             )
-            templates.append(f"<template id='d{i}'>{_details_html(row, ex)}</template>\n")
+            templates.append(f"<template id='d{i}'>{_details_html(entry)}</template>\n")
             if len(templates) >= 200:  # bounded memory: flush templates after the table
                 _spill(dst, templates)
         dst.write("</tbody></table>\n")

@@ -80,6 +80,8 @@ def write_heatmaps(report: Report, folder: str | Path, max_width: int = 1024) ->
     written = []
     for finding in report.findings:
         for heat in finding.heatmaps:
+            if heat.data is None:  # read back from JSON: no pixels to draw
+                continue
             path = folder / f"{stem}-{tag}.{finding.analyzer}.{heat.name}.png"
             save_heatmap(heat.data, path, width=width if heat.name != "spectrum" else None)
             heat.path = str(path)

@@ -61,18 +61,39 @@ class Evidence:
 
 @dataclass
 class Heatmap:
-    """A per-pixel map in [0, 1]; higher means more suspicious. Not serialised into JSON."""
+    """A per-pixel map in [0, 1]; higher means more suspicious. Its pixels are not serialised
+    into JSON: a map read back from JSON has its name, description, shape and file (if it was
+    written as a PNG) but ``data`` None."""
 
     name: str
     description: str
-    data: np.ndarray  # float32, H x W, values in [0, 1]
+    data: np.ndarray | None  # float32, H x W, values in [0, 1]
     path: str | None = None  # set once the map was written as a PNG file
+    shape: tuple[int, ...] = ()  # of ``data``; kept when ``data`` is not
+
+    def __post_init__(self) -> None:
+        if self.data is not None:
+            self.shape = tuple(self.data.shape)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"name": self.name, "description": self.description, "shape": list(self.data.shape)}
+        out: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "shape": list(self.shape),
+        }
         if self.path:
             out["path"] = self.path
         return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Heatmap:
+        return cls(
+            name=data["name"],
+            description=data.get("description", ""),
+            data=None,
+            path=data.get("path"),
+            shape=tuple(data.get("shape") or ()),
+        )
 
 
 @dataclass
@@ -113,6 +134,7 @@ class Finding:
             score=data.get("score"),
             evidence=[Evidence.from_dict(e) for e in data.get("evidence", [])],
             details=data.get("details", {}),
+            heatmaps=[Heatmap.from_dict(h) for h in data.get("heatmaps", [])],
             error=data.get("error"),
             elapsed_s=data.get("elapsed_s"),
         )

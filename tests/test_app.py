@@ -312,6 +312,12 @@ def test_audit_page_runs_on_a_small_folder_and_opens_a_row(tmp_path):
     error_row = table[table["file"] == "readme.txt"].iloc[0]
     assert "not a recognised image" in error_row["top reason"]
     assert not re.search(r"[A-Z][a-z]+Error\b", error_row["top reason"])
+    # an opened row is the Inspect page's card of the Report the audit kept: every section,
+    # with the evidence the row itself does not carry, and the small maps
+    sections = [e.label for e in at.expander]
+    assert any(s.startswith("Error level analysis — suspicion") for s in sections), sections
+    captions = [c for im in at.get("image") for c in im.captions]
+    assert len(sections) >= 8 and "image" in captions and len(captions) >= 3, captions
     # a row opens as a full card: the maps under the magnifier, every section
     card = next(t for t in at.toggle if t.label.startswith("Open the full card"))
     card.set_value(True).run()

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pixelsleuth.audit import ROW_FIELDS, audit, extras_path, iter_files, write_csv
+from pixelsleuth.audit import audit, iter_files
+from pixelsleuth.audit_results import ROW_FIELDS, AuditRow, extras_path, read_audit, write_csv
 from pixelsleuth.cli import app
 from pixelsleuth.htmlreport import write_html
 
@@ -194,3 +195,38 @@ def test_ray_backend_gives_the_same_rows_as_local(folder, tmp_path):
     remote = {r["path"]: r for r in _rows(tmp_path / "ray.jsonl")}
     assert len(remote) == len(_rows(tmp_path / "ray.jsonl")) == 7
     assert remote == local
+
+
+def test_one_reader_gives_rows_their_whole_report_and_the_last_row_of_a_resumed_path(
+    folder, tmp_path
+):
+    out = tmp_path / "r.jsonl"
+    audit(folder, out, analyzers=[*FAST, "ela"], extras=True, progress=False)
+    entries = {Path(e.row.path).name: e for e in read_audit(out)}
+    assert len(entries) == 7
+    photo = entries["photo0.jpg"]
+    # the sidecar keeps the whole Report: evidence and details the row does not carry
+    report = photo.report
+    assert photo.extras is not None and report.verdict is not None
+    assert report.verdict.label.value == photo.row.verdict
+    assert report.finding("jpeg").details["quality"]["estimate"] > 0
+    ela = report.finding("ela")
+    assert ela.heatmaps and ela.heatmaps[0].data is None and ela.heatmaps[0].shape
+    assert AuditRow.from_report(report).to_dict() == photo.row.to_dict()
+    # a file that is not an image has no pictures, and says why in words
+    notes = entries["notes.txt"]
+    assert notes.extras.thumbnail is None and "not a recognised image" in notes.report.error
+    assert notes.row.label == "error" and "not a recognised image" in notes.row.top_reason
+    # without the sidecar, a row's Report is what the row itself knows
+    bare = next(e for e in read_audit(out, with_extras=False) if e.row.path == photo.row.path)
+    assert bare.extras is None and bare.report.verdict.reasons == list(photo.row.reasons)
+    assert [f.analyzer for f in bare.report.findings] == [*FAST, "ela"]
+    # a path written twice (a resumed audit) is read once, with its last word
+    lines = out.read_text().splitlines()
+    again = json.loads(lines[0])
+    again["reasons"] = ["written again"]
+    with out.open("a") as fh:
+        fh.write(json.dumps(again) + "\n{half a line")
+    rows = [e.row for e in read_audit(out)]
+    assert len(rows) == 7 and rows[-1].reasons == ("written again",)
+    assert write_csv(out, tmp_path / "r.csv") == 7

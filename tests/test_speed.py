@@ -34,8 +34,8 @@ def test_triage_profile_runs_the_file_level_analyzers_and_the_detector():
 
 
 def test_triage_profile_in_an_audit_worker_and_unknown_profiles():
-    row = analyse_path(str(camera_photo("Canon EOS 7D")), AuditOptions(profile="triage"))
-    assert row["error"] is None and list(row["findings"]) == TRIAGE
+    row, extras = analyse_path(str(camera_photo("Canon EOS 7D")), AuditOptions(profile="triage"))
+    assert row.error is None and list(row.findings) == TRIAGE and extras is None
     bad = run_cli("analyze", "--profile", "fastest", str(camera_photo("Canon EOS 7D")))
     assert bad.returncode == 2 and "unknown profile 'fastest'" in bad.stderr
 

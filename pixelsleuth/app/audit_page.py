@@ -3,16 +3,22 @@ a sortable and filterable table, any row opened, and the reports to download."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from pixelsleuth.app.card import analyzer_texts, in_words, label_name, message, plain
+from pixelsleuth.app.card import (
+    analyzer_texts,
+    in_words,
+    label_name,
+    message,
+    plain,
+    report_card,
+)
 from pixelsleuth.app.jobs import Job
-from pixelsleuth.audit import audit, extract_zip, extras_path, iter_files, write_csv
+from pixelsleuth.audit import audit, extract_zip, iter_files
+from pixelsleuth.audit_results import AuditEntry, read_audit, write_csv
 from pixelsleuth.htmlreport import write_html
 from pixelsleuth.report import VerdictLabel
 
@@ -82,26 +88,10 @@ def start_audit(folder: Path, stability: bool) -> Job:
             folder, out, stability=stability, extras=True, progress=False, on_progress=progress
         )
         write_csv(out, out_dir / "results.csv")
-        write_html(out, out_dir / "report.html", extras_path(out))
+        write_html(out, out_dir / "report.html")
         return {"summary": summary, "out": out, "dir": out_dir, "folder": folder}
 
     return Job("audit", run).start()
-
-
-def _rows(out: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines() if line]
-
-
-def _extras(out: Path) -> dict[str, dict[str, Any]]:
-    side = extras_path(out)
-    if not side.is_file():
-        return {}
-    found = {}
-    for line in side.read_text(encoding="utf-8").splitlines():
-        if line:
-            e = json.loads(line)
-            found[e["path"]] = e
-    return found
 
 
 def render() -> None:
@@ -174,30 +164,29 @@ def _results(job: Job) -> None:
         return
     out: Path = job.result["out"]
     root: Path = job.result["folder"]
-    rows = _rows(out)
-    extras = _extras(out)
-    st.subheader(f"{len(rows)} files")
+    entries = {e.row.path: e for e in read_audit(out)}
+    st.subheader(f"{len(entries)} files")
     chosen = st.multiselect(
         "Show verdicts", VERDICTS, default=VERDICTS, format_func=label_name, key="audit_filter"
     )
     query = st.text_input("Filter by file or reason", key="audit_query").lower()
     table = []
-    for r in rows:
-        verdict = "error" if r["error"] else (r["verdict"] or "inconclusive")
-        reason = in_words((r["reasons"] or [r["error"] or ""])[0])
-        name = display_name(r["path"], root)
-        if verdict not in chosen or (query and query not in f"{name} {reason}".lower()):
+    for entry in entries.values():
+        row = entry.row
+        reason = in_words(row.top_reason)
+        name = display_name(row.path, root)
+        if row.label not in chosen or (query and query not in f"{name} {reason}".lower()):
             continue
         table.append(
             {
-                "image": (extras.get(r["path"]) or {}).get("thumbnail") or NO_IMAGE,
+                "image": (entry.extras.thumbnail if entry.extras else None) or NO_IMAGE,
                 "file": name,
-                "verdict": label_name(verdict),
-                "P(AI)": whole_percent(r["ai_probability"]),
-                "P(manipulated)": whole_percent(r["manipulation_probability"]),
+                "verdict": label_name(row.label),
+                "P(AI)": whole_percent(row.ai_probability),
+                "P(manipulated)": whole_percent(row.manipulation_probability),
                 "top reason": reason,
-                "detector": whole_percent((r["findings"].get("detector") or {}).get("score")),
-                "_path": r["path"],
+                "detector": whole_percent(row.score("detector")),
+                "_path": row.path,
             }
         )
     st.dataframe(
@@ -232,8 +221,7 @@ def _results(job: Job) -> None:
     by_name = {t["file"]: t["_path"] for t in table}
     if by_name:
         pick = st.selectbox("Open a row", list(by_name), key="audit_open")
-        path = by_name[pick]
-        _row_details(next(r for r in rows if r["path"] == path), extras.get(path))
+        _row_details(entries[by_name[pick]])
     d = job.result["dir"]
     cols = st.columns(3)
     for col, (name, mime) in zip(
@@ -259,39 +247,28 @@ AUDIT_COLUMNS = ["image", "file", "verdict", "P(AI)", "P(manipulated)", "top rea
 reason is on screen without scrolling."""
 
 
-def _row_details(row: dict[str, Any], extra: dict[str, Any] | None) -> None:
+def _row_details(entry: AuditEntry) -> None:
+    """One row opened: the Inspect page's card for the Report the audit kept (its verdict,
+    reasons and every section), with the small image and heatmaps; or, when asked, the full
+    card made again from the file on disk (maps at full resolution, every tag)."""
+    row = entry.row
     with st.container(border=True):
-        if row["error"]:
-            st.error(message(row["error"]))
-        for reason in row["reasons"]:
-            st.markdown(f"- {message(reason)}")
-        if extra and extra.get("maps"):
-            cols = st.columns(min(4, len(extra["maps"]) + 1))
-            if extra.get("image"):
-                cols[0].image(extra["image"], caption="image")
-            for i, m in enumerate(extra["maps"]):
-                cols[(i + 1) % len(cols)].image(m["uri"], caption=map_caption(m["name"]))
-        st.dataframe(
-            [
-                {
-                    "analyzer": k,
-                    "score": v.get("score"),
-                    "summary": in_words(v.get("summary") or ""),
-                }
-                for k, v in row["findings"].items()
-            ],
-            hide_index=True,
-            width="stretch",
-        )
-        if extra and extra.get("metadata"):
-            st.markdown("**Metadata**")
-            st.json(extra["metadata"], expanded=False)
-        if not row["error"] and st.toggle(
+        full = not row.error and st.toggle(
             "Open the full card (maps at full resolution under the magnifier, every tag; "
             "analyses this file again)",
-            key=f"audit_card_{row['sha256']}",
-        ):
-            _full_card(Path(row["path"]), row["sha256"])
+            key=f"audit_card_{row.sha256}",
+        )
+        if full:
+            _full_card(Path(row.path), row.sha256 or "")
+            return
+        extras = entry.extras
+        if extras is not None and extras.maps:
+            cols = st.columns(min(4, len(extras.maps) + 1))
+            if extras.image:
+                cols[0].image(extras.image, caption="image")
+            for i, m in enumerate(extras.maps):
+                cols[(i + 1) % len(cols)].image(m.uri, caption=map_caption(m.name))
+        report_card(entry.report, None, key=f"audit-row-{(row.sha256 or row.path)[:16]}")
 
 
 def _full_card(path: Path, sha256: str) -> None:

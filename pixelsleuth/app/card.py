@@ -122,16 +122,17 @@ def _evidence(
     shown = [e for e in finding.evidence if e.message != finding.summary]
     for e in shown[:8]:
         st.markdown(f"- {plain(e.message)}")
-    if finding.heatmaps and rgb is not None:
+    if rgb is not None and any(h.data is not None for h in finding.heatmaps):
         _heatmaps(finding, rgb, key, data)
 
 
 def _heatmaps(finding: Finding, rgb: np.ndarray, key: str, data: bytes | None = None) -> None:
     from pixelsleuth.drawing import colorize, overlay
 
-    names = [h.name for h in finding.heatmaps]
+    drawn = [h for h in finding.heatmaps if h.data is not None]
+    names = [h.name for h in drawn]
     name = st.radio("map", names, horizontal=True, key=f"{key}-map") if len(names) > 1 else names[0]
-    heat = next(h for h in finding.heatmaps if h.name == name)
+    heat = next(h for h in drawn if h.name == name)
     st.caption(heat.description)
     if name == "spectrum":  # a spectrum has no pixel positions to lay over the image
         st.image(colorize(heat.data), caption="spectrum (bright = strong)", width=320)
