@@ -22,6 +22,7 @@ from pixelsleuth.imageio import (
     load_image,
 )
 from pixelsleuth.report import FileInfo, Finding, Report, Verdict
+from pixelsleuth.settings import Settings
 
 if TYPE_CHECKING:
     from pixelsleuth.verdict import CalibrationTable, Coverage, VerdictModel
@@ -35,16 +36,19 @@ def analyze_file(
     limits: Limits | None = None,
     verdict: bool = True,
     stability: bool = True,
+    settings: Settings | None = None,
 ) -> Report:
-    """Analyse one file. Never raises for bad input: problems are recorded in the Report."""
+    """Analyse one file under ``settings`` (default: the environment's; ``limits``, when
+    given, replace theirs). Never raises for bad input: problems are recorded in the Report."""
+    settings = settings or Settings.from_env()
     try:
-        image = load_image(path, limits)
+        image = load_image(path, limits or settings.limits)
     except ImageInputError as exc:
         report = Report(file=FileInfo(path=str(path)), error=str(exc), tool_version=__version__)
         if verdict:
-            report.verdict = _verdict(report, None, [], stability)
+            report.verdict = _verdict(report, None, [], stability, settings)
         return report
-    return analyze_image(image, analyzers, verdict, stability)
+    return analyze_image(image, analyzers, verdict, stability, settings)
 
 
 def analyze_bytes(
@@ -54,16 +58,18 @@ def analyze_bytes(
     limits: Limits | None = None,
     verdict: bool = True,
     stability: bool = True,
+    settings: Settings | None = None,
 ) -> Report:
     """Analyse bytes already in memory (an upload); ``name`` is shown as the path."""
+    settings = settings or Settings.from_env()
     try:
-        image = load_bytes(data, name, limits)
+        image = load_bytes(data, name, limits or settings.limits)
     except ImageInputError as exc:
         report = Report(file=FileInfo(path=name), error=str(exc), tool_version=__version__)
         if verdict:
-            report.verdict = _verdict(report, None, [], stability)
+            report.verdict = _verdict(report, None, [], stability, settings)
         return report
-    return analyze_image(image, analyzers, verdict, stability)
+    return analyze_image(image, analyzers, verdict, stability, settings)
 
 
 def analyze_image(
@@ -71,11 +77,14 @@ def analyze_image(
     analyzers: Sequence[str] | Sequence[Analyzer] | None = None,
     verdict: bool = True,
     stability: bool = True,
+    settings: Settings | None = None,
 ) -> Report:
     """Run each analyzer on an already loaded image; one failing analyzer never stops the rest.
     With ``verdict`` the findings are fused into ``report.verdict`` (see pixelsleuth.verdict),
-    checked for stability on perturbed copies when ``stability`` is set."""
-    instances = _resolve(analyzers)
+    checked for stability on perturbed copies when ``stability`` is set. ``settings`` (default:
+    the environment's) configure analyzers given by name and choose the verdict's model."""
+    settings = settings or Settings.from_env()
+    instances = _resolve(analyzers, settings)
     report = Report(file=image.info, tool_version=__version__)
     if image.header_error is not None:
         # No image in it (empty, random bytes, an unsupported format): nothing to judge. The
@@ -89,17 +98,22 @@ def analyze_image(
     for analyzer in instances:
         report.findings.append(run_analyzer(analyzer, image))
     if verdict:
-        report.verdict = _verdict(report, image, instances, stability)
+        report.verdict = _verdict(report, image, instances, stability, settings)
     return report
 
 
 def _verdict(
-    report: Report, image: LoadedImage | None, instances: list[Analyzer], stability: bool
+    report: Report,
+    image: LoadedImage | None,
+    instances: list[Analyzer],
+    stability: bool,
+    settings: Settings,
 ) -> Verdict:
     from pixelsleuth.verdict import decide, default_model, default_table
 
     try:
-        model, table = default_model(), default_table()
+        model = default_model(settings.verdict_model)
+        table = default_table(settings.calibration)
         coverage = None if image is None else measure_coverage(image)
         verdict = decide(report, model, table, coverage)
         if stability and image is not None and verdict.method == "model":
@@ -112,6 +126,19 @@ def _verdict(
             f"The evidence could not be combined: {type(exc).__name__}: {str(exc)[:200]}."
         )
         return fallback
+
+
+def preload(settings: Settings | None = None, profile: str = "full") -> str:
+    """Load everything the first analysis under ``settings`` would (the profile's analyzers,
+    the detector's weights, the verdict model and calibration), once per process; says, in
+    words, whether a verdict model is installed."""
+    from pixelsleuth.verdict import default_model, default_table
+
+    settings = settings or Settings.from_env()
+    for analyzer in create_analyzers(None, profile, settings):
+        analyzer.preload()
+    default_table(settings.calibration)
+    return "verdict model " + ("installed" if default_model(settings.verdict_model) else "missing")
 
 
 def measure_coverage(image: LoadedImage) -> Coverage:
@@ -147,7 +174,7 @@ def stability_reports(
     if not rerun or min(image.info.width or 0, image.info.height or 0) < MIN_STABILITY_SIDE:
         return
     for name, data in stability_copies(image.rgb()):
-        copy = load_bytes(data, f"{report.file.path} ({name})")
+        copy = load_bytes(data, f"{report.file.path} ({name})", image.limits)
         redone = {a.name: run_analyzer(a, copy) for a in rerun}
         findings = [redone.get(f.analyzer, f) for f in report.findings]
         yield name, Report(file=copy.info, findings=findings, tool_version=__version__)
@@ -205,10 +232,12 @@ def run_analyzer(analyzer: Analyzer, image: LoadedImage) -> Finding:
     return finding
 
 
-def _resolve(analyzers: Iterable[str] | Iterable[Analyzer] | None) -> list[Analyzer]:
+def _resolve(
+    analyzers: Iterable[str] | Iterable[Analyzer] | None, settings: Settings
+) -> list[Analyzer]:
     if analyzers is None:
-        return create_analyzers()
+        return create_analyzers(settings=settings)
     items = list(analyzers)
     if all(isinstance(a, Analyzer) for a in items):
         return items  # type: ignore[return-value]
-    return create_analyzers(str(a) for a in items)
+    return create_analyzers((str(a) for a in items), settings=settings)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Finding
+from pixelsleuth.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,17 @@ class Analyzer(ABC):
     default: ClassVar[bool] = True
     #: position in reports: metadata first, pixel analyses next, file checks last
     order: ClassVar[int] = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> Analyzer:
+        """An instance configured by ``settings`` and a profile's ``options``; an analyzer
+        with something to configure (trust anchors, weights) overrides this."""
+        return cls(**options)
+
+    def preload(self) -> None:
+        """Load what the first ``analyze`` would load (weights, say), so that it costs
+        nothing later; most analyzers have nothing to load."""
+        return None
 
     @abstractmethod
     def analyze(self, image: LoadedImage) -> Finding: ...
@@ -150,10 +162,12 @@ def default_analyzer_names() -> list[str]:
 
 
 def create_analyzers(
-    names: Iterable[str] | None = None, profile: str = DEFAULT_PROFILE
+    names: Iterable[str] | None = None,
+    profile: str = DEFAULT_PROFILE,
+    settings: Settings | None = None,
 ) -> list[Analyzer]:
     """Instantiate the named analyzers (the profile's set when ``names`` is None), with the
-    profile's options for each."""
+    profile's options for each, configured by ``settings`` (default: the environment's)."""
     chosen = get_profile(profile)
     if names is not None:
         wanted = list(names)
@@ -168,4 +182,6 @@ def create_analyzers(
             f"unknown analyzer(s): {', '.join(unknown)}; "
             f"available: {', '.join(available_analyzers())}"
         )
-    return [registry[n](**chosen.options.get(n, {})) for n in wanted]
+    if settings is None:
+        settings = Settings.from_env()
+    return [registry[n].from_settings(settings, **chosen.options.get(n, {})) for n in wanted]

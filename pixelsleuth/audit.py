@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pixelsleuth.audit_results import AuditRow, RowExtras, extras_path
+from pixelsleuth.settings import Settings
 
 
 def iter_files(root: str | Path, errors: list[tuple[str, str]] | None = None) -> Iterator[Path]:
@@ -76,15 +77,16 @@ class AuditOptions:
     stability: bool = True
     extras: bool = False  # thumbnails, heatmaps and metadata for the HTML report
     profile: str = "full"  # see pixelsleuth.analyzers.PROFILES
+    settings: Settings = field(default_factory=Settings)  # limits, weights, trust anchors
 
 
 @functools.cache
-def _analyzers_for(names: tuple[str, ...] | None, profile: str) -> list[Any]:
+def _analyzers_for(names: tuple[str, ...] | None, profile: str, settings: Settings) -> list[Any]:
     """The analyzer instances of one worker process, created once (with the profile's
     options) rather than for every file."""
     from pixelsleuth.analyzers import create_analyzers
 
-    return create_analyzers(names, profile)
+    return create_analyzers(names, profile, settings)
 
 
 def analyse_path(path: str, options: AuditOptions) -> tuple[AuditRow, RowExtras | None]:
@@ -95,11 +97,13 @@ def analyse_path(path: str, options: AuditOptions) -> tuple[AuditRow, RowExtras 
 
     try:
         try:
-            image = load_image(path)
+            image = load_image(path, options.settings.limits)
         except ImageInputError as exc:
             return AuditRow.failed(path, str(exc)), None
-        instances = _analyzers_for(options.analyzers, options.profile)
-        report = analyze_image(image, instances, stability=options.stability)
+        instances = _analyzers_for(options.analyzers, options.profile, options.settings)
+        report = analyze_image(
+            image, instances, stability=options.stability, settings=options.settings
+        )
         extras = None
         if options.extras:
             try:
@@ -156,12 +160,14 @@ def audit(
     ray_address: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     profile: str = "full",
+    settings: Settings | None = None,
 ) -> AuditSummary:
     """Audit every file under ``root`` into the JSONL file ``out`` (and, with ``extras``,
     the HTML report's sidecar :func:`extras_path`). ``backend`` is "local" (worker
     processes on this machine) or "ray" (a Ray cluster at ``ray_address`` or RAY_ADDRESS,
     else a local Ray instance with ``workers`` CPUs); both run :func:`analyse_path`.
-    ``on_progress(done, total)`` is called after every file (the app's progress bar)."""
+    ``on_progress(done, total)`` is called after every file (the app's progress bar).
+    ``settings`` (default: the environment's) travel to every worker."""
     root, out = Path(root), Path(out)
     if backend not in ("local", "ray"):
         raise ValueError(f"unknown backend {backend!r}; use local or ray")
@@ -173,7 +179,13 @@ def audit(
     from pixelsleuth.analyzers import get_profile
 
     get_profile(profile)  # KeyError for an unknown one, before any work
-    options = AuditOptions(tuple(analyzers) if analyzers else None, stability, extras, profile)
+    options = AuditOptions(
+        tuple(analyzers) if analyzers else None,
+        stability,
+        extras,
+        profile,
+        settings or Settings.from_env(),
+    )
     done = read_done(out) if resume else set()
     side = extras_path(out)
     if extras and resume:

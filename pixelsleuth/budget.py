@@ -7,7 +7,8 @@ original pixel grid abstain and the report says which size the others saw. An im
 decode alone would not fit is not decoded: its pixel analyzers each say so in words, while the
 analyzers that read the file's bytes (metadata, provenance, JPEG tables) still run. The
 default is fitted to the machine (a quarter of its memory, between 1.5 and 3 GiB);
-``PIXELSLEUTH_MEMORY_BUDGET_MB`` (or ``--memory-budget-mb``) sets it.
+``Limits.memory_budget_mb`` sets it (``--memory-budget-mb`` or ``PIXELSLEUTH_MEMORY_BUDGET_MB``,
+read by :class:`pixelsleuth.settings.Settings`). Every function takes the budget in bytes.
 """
 
 from __future__ import annotations
@@ -25,15 +26,11 @@ BYTES_PER_PIXEL = 31
 BASELINE_BYTES = 1100 * MIB
 
 
-def memory_budget_bytes() -> int:
-    """The budget in bytes: PIXELSLEUTH_MEMORY_BUDGET_MB if set, else a quarter of the
-    machine's memory, at least 1.5 GiB and at most 3 GiB."""
-    value = os.environ.get("PIXELSLEUTH_MEMORY_BUDGET_MB")
-    if value:
-        try:
-            return max(0, int(float(value) * MIB))
-        except ValueError:
-            pass  # a typo must not stop the analysis: the machine's default applies
+def memory_budget_bytes(megabytes: float | None = None) -> int:
+    """The budget in bytes: ``megabytes`` if given, else a quarter of the machine's memory,
+    at least 1.5 GiB and at most 3 GiB."""
+    if megabytes is not None:
+        return max(0, int(megabytes * MIB))
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # not POSIX
@@ -46,19 +43,19 @@ def estimated_bytes(pixels: int) -> int:
     return BASELINE_BYTES + BYTES_PER_PIXEL * max(pixels, 0)
 
 
-def working_pixels() -> int:
-    """The most pixels whose full analysis fits the budget (0 when none would)."""
-    return max(0, (memory_budget_bytes() - BASELINE_BYTES) // BYTES_PER_PIXEL)
+def working_pixels(budget: int) -> int:
+    """The most pixels whose full analysis fits ``budget`` bytes (0 when none would)."""
+    return max(0, (budget - BASELINE_BYTES) // BYTES_PER_PIXEL)
 
 
-def decode_fits(pixels: int, bytes_per_pixel: int) -> bool:
-    """Whether decoding ``pixels`` at ``bytes_per_pixel`` (before reducing it) fits the budget."""
-    return BASELINE_BYTES + bytes_per_pixel * max(pixels, 0) <= memory_budget_bytes()
+def decode_fits(pixels: int, bytes_per_pixel: int, budget: int) -> bool:
+    """Whether decoding ``pixels`` at ``bytes_per_pixel`` (before reducing it) fits ``budget``."""
+    return BASELINE_BYTES + bytes_per_pixel * max(pixels, 0) <= budget
 
 
-def budget_exceeded(pixels: int) -> str | None:
-    """How analysing ``pixels`` pixels would exceed the budget, in words, or None if it fits."""
-    budget = memory_budget_bytes()
+def budget_exceeded(pixels: int, budget: int) -> str | None:
+    """How analysing ``pixels`` pixels would exceed ``budget`` bytes, in words, or None if it
+    fits."""
     need = estimated_bytes(pixels)
     if need <= budget:
         return None
@@ -69,7 +66,7 @@ def budget_exceeded(pixels: int) -> str | None:
     )
 
 
-def over_budget(pixels: int) -> str | None:
-    """Why an image of ``pixels`` pixels is not decoded under the budget, or None if it fits."""
-    exceeded = budget_exceeded(pixels)
+def over_budget(pixels: int, budget: int) -> str | None:
+    """Why an image of ``pixels`` pixels is not decoded under ``budget``, or None if it fits."""
+    exceeded = budget_exceeded(pixels, budget)
     return None if exceeded is None else f"{exceeded}; the file's metadata was still read"

@@ -84,12 +84,41 @@ BUDGET_HELP = (
 )
 
 
-def _set_budget(megabytes: int | None) -> None:
-    """The memory budget for this process and the workers it starts (they inherit it)."""
-    import os
+# The limits and trust settings every command that reads images offers (see
+# pixelsleuth.settings: each defaults to its environment variable, then to the built-in value).
+MaxPixels = Annotated[
+    int | None,
+    typer.Option(help="Refuse images with more pixels than this (default 150 MP)."),
+]
+MaxFileMb = Annotated[
+    int | None, typer.Option(help="Refuse files larger than this, in MB (default 512).")
+]
+MemoryBudgetMb = Annotated[int | None, typer.Option(help=BUDGET_HELP)]
+TrustAnchors = Annotated[
+    Path | None,
+    typer.Option(help="PEM file of C2PA trust anchors (root certificates you trust)."),
+]
 
-    if megabytes is not None:
-        os.environ["PIXELSLEUTH_MEMORY_BUDGET_MB"] = str(megabytes)
+
+def _settings(
+    max_pixels: int | None = None,
+    max_file_mb: int | None = None,
+    memory_budget_mb: int | None = None,
+    c2pa_trust_anchors: Path | None = None,
+):
+    """The environment's settings with this command's options applied (a clear message and
+    exit 2 for a value that cannot be used)."""
+    from pixelsleuth.settings import Settings
+
+    try:
+        return Settings.from_env().with_options(
+            max_pixels=max_pixels,
+            max_file_bytes=None if max_file_mb is None else max_file_mb * 2**20,
+            memory_budget_mb=memory_budget_mb,
+            c2pa_trust_anchors=c2pa_trust_anchors,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 def _check_names(names: list[str] | None) -> None:
@@ -121,13 +150,9 @@ def analyze(
         str | None,
         typer.Option(help="Comma-separated analyzers to run (default: all default ones)."),
     ] = None,
-    max_pixels: Annotated[
-        int | None, typer.Option(help="Refuse images with more pixels than this.")
-    ] = None,
-    c2pa_trust_anchors: Annotated[
-        Path | None,
-        typer.Option(help="PEM file of C2PA trust anchors (root certificates you trust)."),
-    ] = None,
+    max_pixels: MaxPixels = None,
+    max_file_mb: MaxFileMb = None,
+    c2pa_trust_anchors: TrustAnchors = None,
     maps: Annotated[
         Path | None,
         typer.Option(help="Write every heatmap as a PNG file into this folder."),
@@ -141,37 +166,27 @@ def analyze(
         ),
     ] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
-    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
+    memory_budget_mb: MemoryBudgetMb = None,
 ) -> None:
     """Analyse images and print what each analyzer found.
 
     Exits with 1 when any file could not be analysed at all (missing, not an image, too large).
     """
-    import os
-
     from pixelsleuth.analyze import analyze_file
     from pixelsleuth.analyzers import create_analyzers, get_profile
-    from pixelsleuth.imageio import Limits
     from pixelsleuth.messages import in_words
     from pixelsleuth.render import render_text, write_heatmaps
 
-    if c2pa_trust_anchors is not None:
-        if not c2pa_trust_anchors.is_file():
-            _fail(f"{c2pa_trust_anchors}: no such trust-anchor file")
-        os.environ["PIXELSLEUTH_C2PA_TRUST_ANCHORS"] = str(c2pa_trust_anchors)
-    _set_budget(memory_budget_mb)
-    limits = Limits.from_env()
-    if max_pixels is not None:
-        limits = Limits(max_pixels=max_pixels, max_file_bytes=limits.max_file_bytes)
+    settings = _settings(max_pixels, max_file_mb, memory_budget_mb, c2pa_trust_anchors)
     try:
-        instances = create_analyzers(_analyzer_list(analyzers), profile)
+        instances = create_analyzers(_analyzer_list(analyzers), profile, settings)
         stability = get_profile(profile).stability if stability is None else stability
     except KeyError as exc:
         _fail(str(exc.args[0]))
     failed = 0
     maps_written = 0
     for i, path in enumerate(paths):
-        report = analyze_file(path, instances, limits, stability=stability)
+        report = analyze_file(path, instances, stability=stability, settings=settings)
         if report.error:
             failed += 1
             typer.echo(f"pixelsleuth: {path}: {in_words(report.error)}", err=True)
@@ -220,7 +235,10 @@ def audit(
         ),
     ] = None,
     profile: Annotated[str, typer.Option(help=PROFILE_HELP)] = "full",
-    memory_budget_mb: Annotated[int | None, typer.Option(help=BUDGET_HELP)] = None,
+    max_pixels: MaxPixels = None,
+    max_file_mb: MaxFileMb = None,
+    memory_budget_mb: MemoryBudgetMb = None,
+    c2pa_trust_anchors: TrustAnchors = None,
     backend: Annotated[str, typer.Option(help="local or ray.")] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, or local).")
@@ -232,7 +250,7 @@ def audit(
     from pixelsleuth.audit_results import write_csv
     from pixelsleuth.htmlreport import write_html
 
-    _set_budget(memory_budget_mb)
+    settings = _settings(max_pixels, max_file_mb, memory_budget_mb, c2pa_trust_anchors)
     names = _analyzer_list(analyzers)
     try:
         # fail fast on an unknown name, without importing the analyzers' libraries here
@@ -249,6 +267,7 @@ def audit(
             extras=html is not None,
             backend=backend,
             ray_address=ray_address,
+            settings=settings,
         )
     except KeyError as exc:
         _fail(str(exc.args[0]))
@@ -780,11 +799,19 @@ def run_app(
             "(the browser then sends the photo's location there). Off: an offline sketch.",
         ),
     ] = False,
+    max_pixels: MaxPixels = None,
+    memory_budget_mb: MemoryBudgetMb = None,
+    c2pa_trust_anchors: TrustAnchors = None,
 ) -> None:
     """Start the Streamlit app (Inspect, Audit, Generate) and print its address."""
+    import dataclasses
     import os
 
     from pixelsleuth.app import MAIN_SCRIPT
+
+    settings = _settings(max_pixels, max_upload_mb, memory_budget_mb, c2pa_trust_anchors)
+    # only an explicit flag lets the browser fetch map tiles
+    settings = dataclasses.replace(settings, online_map=online_map)
 
     args = [
         sys.executable, "-m", "streamlit", "run", str(MAIN_SCRIPT),
@@ -796,9 +823,7 @@ def run_app(
         "--server.fileWatcherType", "none",
         "--client.toolbarMode", "minimal",
     ]  # fmt: skip
-    os.environ.setdefault("PIXELSLEUTH_MAX_FILE_BYTES", str(max_upload_mb * 2**20))
-    # only an explicit flag lets the browser fetch map tiles (the app reads this variable)
-    os.environ["PIXELSLEUTH_ONLINE_MAP"] = "1" if online_map else "0"
+    os.environ.update(settings.environ())  # Streamlit's process reads them back (Settings)
     typer.echo(f"pixelsleuth app on http://{address}:{port}", err=True)
     os.execv(sys.executable, args)
 
@@ -810,19 +835,21 @@ def metadata_dump(
         bool,
         typer.Option("--json", help='JSON like `exiftool -j -G1 -n`: {"Group:Name": value}.'),
     ] = False,
+    max_file_mb: MaxFileMb = None,
 ) -> None:
     """Every EXIF, GPS, XMP and IPTC tag, by group and name (like `exiftool -G1`), and the
     XMP edit history. Reads the metadata only; never decodes pixels or changes the file."""
     import json
 
-    from pixelsleuth.imageio import ImageInputError, Limits, load_image
+    from pixelsleuth.imageio import ImageInputError, load_image
     from pixelsleuth.messages import in_words
     from pixelsleuth.metadump import dump_metadata
 
+    limits = _settings(max_file_mb=max_file_mb).limits  # pixels are never decoded here
     failed = 0
     for i, path in enumerate(paths):
         try:
-            data = load_image(path, Limits.from_env()).data  # read-only; pixels not decoded
+            data = load_image(path, limits).data  # read-only; pixels not decoded
         except ImageInputError as exc:
             failed += 1
             typer.echo(f"pixelsleuth: {path}: {in_words(exc)}", err=True)

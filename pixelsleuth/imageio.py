@@ -94,16 +94,21 @@ class Limits:
 
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: memory one image's analysis may take (pixelsleuth.budget); None: the machine's default
+    memory_budget_mb: float | None = None
+
+    @property
+    def memory_budget_bytes(self) -> int:
+        from pixelsleuth.budget import memory_budget_bytes
+
+        return memory_budget_bytes(self.memory_budget_mb)
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Defaults, overridden by PIXELSLEUTH_MAX_PIXELS / PIXELSLEUTH_MAX_FILE_BYTES."""
-        return cls(
-            max_pixels=int(os.environ.get("PIXELSLEUTH_MAX_PIXELS", DEFAULT_MAX_PIXELS)),
-            max_file_bytes=int(
-                os.environ.get("PIXELSLEUTH_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES)
-            ),
-        )
+        """The limits the environment asks for (see :class:`pixelsleuth.settings.Settings`)."""
+        from pixelsleuth.settings import Settings
+
+        return Settings.from_env().limits
 
 
 class LoadedImage:
@@ -275,7 +280,9 @@ class LoadedImage:
         def convert() -> np.ndarray:
             from pixelsleuth.budget import budget_exceeded
 
-            if self.header_error is None and (exceeded := budget_exceeded(self.pixel_count)):
+            if self.header_error is None and (
+                exceeded := budget_exceeded(self.pixel_count, self.limits.memory_budget_bytes)
+            ):
                 return self._working_copy(exceeded)
             if self.header_error is None and self.info.format == "JPEG":
                 arr, said = _decode_jpeg_turbo(self.data)
@@ -327,7 +334,8 @@ class LoadedImage:
         ImageTooLargeError when neither fits."""
         from pixelsleuth.budget import decode_fits, working_pixels
 
-        target = working_pixels()
+        budget = self.limits.memory_budget_bytes
+        target = working_pixels(budget)
         if target < MIN_WORKING_PIXELS:
             raise ImageTooLargeError(f"{exceeded}; the file's metadata was still read")
         w, h = self.info.width or 0, self.info.height or 0
@@ -340,7 +348,7 @@ class LoadedImage:
             scale = next((r for r in (2, 4, 8) if self.pixel_count / (r * r) <= target), 8)
             im.draft("RGB", (math.ceil(w / scale), math.ceil(h / scale)))
             size = (min(size[0], im.width), min(size[1], im.height)) if scale == 8 else im.size
-        elif not decode_fits(self.pixel_count, 1 if im.mode in ("L", "P", "1") else 8):
+        elif not decode_fits(self.pixel_count, 1 if im.mode in ("L", "P", "1") else 8, budget):
             raise ImageTooLargeError(
                 f"{exceeded}, and even decoding it to work on a reduced copy "
                 "would exceed the budget; the file's metadata was still read"
@@ -393,7 +401,7 @@ class LoadedImage:
         would exceed the memory budget (pixelsleuth.budget)."""
         from pixelsleuth.budget import over_budget
 
-        reason = over_budget(self.pixel_count)
+        reason = over_budget(self.pixel_count, self.limits.memory_budget_bytes)
         if reason is not None:
             raise ImageTooLargeError(reason)
 

@@ -16,7 +16,6 @@ from pixelsleuth.analyze import analyze_bytes, analyze_file
 from pixelsleuth.detectors.data import Sample, from_imagefolder, load_samples
 from pixelsleuth.detectors.evaluate import evaluate, with_min_side
 from pixelsleuth.detectors.model import (
-    PRECISION_ENV,
     DetectorConfig,
     ImageTooSmall,
     ResidualDetector,
@@ -169,9 +168,18 @@ def test_training_device_and_precision_choices():
         compute_dtype("fp8", "cpu")
 
 
-def test_inference_precision_follows_the_environment_and_rejects_unknown_values(monkeypatch):
-    monkeypatch.setenv(PRECISION_ENV, "float32")
-    model = ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=1)).eval()
+def test_inference_precision_follows_the_settings_and_rejects_unknown_values(tmp_path):
+    from pixelsleuth.analyzers import create_analyzers
+    from pixelsleuth.detectors.analyzer import load_detector
+    from pixelsleuth.settings import Settings
+
+    folder = tmp_path / "w"
+    ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=1)).save_pretrained(folder)
+    settings = Settings.from_env({"PIXELSLEUTH_DETECTOR_PRECISION": "float32"})
+    (detector,) = create_analyzers(["detector"], settings=settings)
+    detector.weights = str(folder)
+    detector.preload()
+    model = load_detector(str(folder), "float32")
     assert model.inference_dtype() is torch.float32
     model.precision = "bfloat16"
     assert model.inference_dtype() is torch.bfloat16

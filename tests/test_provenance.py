@@ -173,3 +173,25 @@ def test_iptc_digital_source_type_from_xmp():
     f = _provenance(data)
     assert f.details["iptc_digital_source_type"] == "trainedAlgorithmicMedia"
     assert f.score > 0.9 and "unsigned" in f.evidence[0].message
+
+
+def test_trust_anchors_given_to_an_audit_reach_its_worker_processes(signing, signed, tmp_path):
+    # the option travels inside the audit's Settings, not through the environment
+    from .test_bad_input import run_cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "signed.jpg").write_bytes(signed)
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_text(signing[2])
+    rows = {}
+    for name, extra in (("plain", []), ("trusted", ["--c2pa-trust-anchors", str(anchors)])):
+        out = tmp_path / f"{name}.jsonl"
+        proc = run_cli(
+            "audit", str(folder), "--out", str(out), "--workers", "2",
+            "--analyzers", "provenance", *extra,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        rows[name] = json.loads(out.read_text())["findings"]["provenance"]["summary"]
+    assert "not trusted" in rows["plain"]
+    assert "not trusted" not in rows["trusted"] and "trusted" in rows["trusted"]

@@ -10,6 +10,7 @@ import streamlit as st
 
 from pixelsleuth.app.card import (
     analyzer_texts,
+    app_settings,
     in_words,
     label_name,
     message,
@@ -85,7 +86,13 @@ def start_audit(folder: Path, stability: bool) -> Job:
 
     def run(progress):
         summary = audit(
-            folder, out, stability=stability, extras=True, progress=False, on_progress=progress
+            folder,
+            out,
+            stability=stability,
+            extras=True,
+            progress=False,
+            on_progress=progress,
+            settings=app_settings(),
         )
         write_csv(out, out_dir / "results.csv")
         write_html(out, out_dir / "report.html")
@@ -277,10 +284,10 @@ def _full_card(path: Path, sha256: str) -> None:
 
     from pixelsleuth.app.card import report_card
     from pixelsleuth.app.inspect_page import analyse
-    from pixelsleuth.imageio import ImageInputError, Limits, load_image
+    from pixelsleuth.imageio import ImageInputError, load_image
 
     try:
-        data = load_image(path, Limits.from_env()).data
+        data = load_image(path, app_settings().limits).data
     except ImageInputError as exc:
         st.error(message(f"Could not read {path.name} again: {exc}"))
         return

@@ -7,7 +7,6 @@ Layout only: everything shown comes from the Report and the analyzers' own ``tit
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from pixelsleuth.analyzers import create_analyzers
 from pixelsleuth.app.magnifier import magnifier
 from pixelsleuth.messages import in_words
 from pixelsleuth.report import Finding, Report, percent
+from pixelsleuth.settings import Settings
 from pixelsleuth.verdict.rules import LABEL_DEFINITIONS
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!<>|:~$])")
@@ -65,9 +65,16 @@ def probabilities_text(ai: float | None, manipulated: float | None) -> str:
 
 
 @st.cache_resource
+def app_settings() -> Settings:
+    """The server's settings, read once from the environment that ``pixelsleuth app`` gave
+    it (its limits, trust anchors, and whether the browser may fetch map tiles)."""
+    return Settings.from_env()
+
+
+@st.cache_resource
 def analyzer_texts() -> dict[str, tuple[str, str]]:
     """name -> (title, explanation) for every analyzer, created once per server."""
-    return {a.name: (a.title, a.explains) for a in create_analyzers()}
+    return {a.name: (a.title, a.explains) for a in create_analyzers(settings=app_settings())}
 
 
 def verdict_header(report: Report) -> None:
@@ -341,15 +348,6 @@ def _cell(value: Any) -> str:
     return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-ONLINE_MAP_ENV = "PIXELSLEUTH_ONLINE_MAP"
-"""Set (to 1) by ``pixelsleuth app --online-map``: only then may the browser fetch map tiles."""
-
-
-def online_map_allowed() -> bool:
-    """True only when the operator opted in to a third-party tile server."""
-    return os.environ.get(ONLINE_MAP_ENV, "") == "1"
-
-
 def dms(value: float, positive: str, negative: str) -> str:
     """Decimal degrees as degrees, minutes and seconds with a hemisphere letter."""
     sign = positive if value >= 0 else negative
@@ -391,7 +389,7 @@ def _gps(gps: dict[str, Any]) -> None:
         f"**GPS** {lat:.6f}, {lon:.6f} ({where})"
         + (f", altitude {float(alt):.0f} m" if alt is not None else "")
     )
-    if online_map_allowed():  # the operator started the app with --online-map
+    if app_settings().online_map:  # the operator started the app with --online-map
         st.map({"lat": [lat], "lon": [lon]}, zoom=10, height=260)
         return
     st.image(

@@ -7,9 +7,9 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from pixelsleuth.analyze import analyze_bytes, analyze_image
-from pixelsleuth.app.card import in_words, label_name, plain, report_card
-from pixelsleuth.imageio import ImageInputError, Limits, load_bytes
+from pixelsleuth.analyze import analyze_bytes, analyze_image, preload
+from pixelsleuth.app.card import app_settings, in_words, label_name, plain, report_card
+from pixelsleuth.imageio import ImageInputError, load_bytes
 from pixelsleuth.report import Report, percent
 
 IMAGE_TYPES = [
@@ -31,13 +31,7 @@ IMAGE_TYPES = [
 @st.cache_resource(show_spinner="Loading the detector and the verdict model…")
 def warm_models() -> str:
     """Load the detector and verdict model once per server (later calls reuse them)."""
-    from pixelsleuth.detectors.analyzer import load_detector, weights_path
-    from pixelsleuth.verdict import default_model
-
-    path = weights_path()
-    if path is not None:
-        load_detector(str(path))
-    return "verdict model " + ("installed" if default_model() else "missing")
+    return preload(app_settings())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -45,12 +39,12 @@ def analyse(
     data: bytes, name: str, digest: str, stability: bool
 ) -> tuple[Report, np.ndarray | None]:
     """The Report for uploaded bytes (cached by content), and the pixels to show."""
-    limits = Limits.from_env()
+    settings = app_settings()
     try:
-        image = load_bytes(data, name, limits)
+        image = load_bytes(data, name, settings.limits)
     except ImageInputError:  # too large: the Report says so
-        return analyze_bytes(data, name, limits=limits), None
-    report = analyze_image(image, stability=stability)
+        return analyze_bytes(data, name, settings=settings), None
+    report = analyze_image(image, stability=stability, settings=settings)
     rgb = None
     if report.error is None:
         try:
@@ -70,7 +64,7 @@ def render() -> None:
         "it, and every analyzer's evidence. Files are analysed in memory and never changed."
     )
     warm_models()
-    limits = Limits.from_env()
+    limits = app_settings().limits
     stability = st.toggle(
         "Check the verdict on recompressed and rescaled copies (slower, more careful)",
         value=True,

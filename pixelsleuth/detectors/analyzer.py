@@ -3,31 +3,33 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
+from typing import Any
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding
+from pixelsleuth.settings import Settings
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights"
 
 
-def weights_path() -> Path | None:
-    """PIXELSLEUTH_DETECTOR_WEIGHTS (a folder, or a hub id written hf:org/name), else the
-    weights shipped with the package, else None."""
-    env = os.environ.get("PIXELSLEUTH_DETECTOR_WEIGHTS")
-    if env:
-        return Path(env)
+def weights_path(configured: str | None = None) -> Path | None:
+    """``configured`` weights (a folder, or a hub id written hf:org/name; see
+    Settings.detector_weights), else the weights shipped with the package, else None."""
+    if configured:
+        return Path(configured)
     return DEFAULT_WEIGHTS if (DEFAULT_WEIGHTS / "model.safetensors").is_file() else None
 
 
 @functools.lru_cache(maxsize=2)
-def load_detector(path: str):
-    """The detector at ``path``, loaded once per process."""
+def load_detector(path: str, precision: str = "auto"):
+    """The detector at ``path`` computing in ``precision``, loaded once per process."""
     from pixelsleuth.detectors.model import ResidualDetector
 
-    return ResidualDetector.from_pretrained(path)
+    model = ResidualDetector.from_pretrained(path)
+    model.precision = precision
+    return model
 
 
 @register
@@ -41,8 +43,21 @@ class DetectorAnalyzer(Analyzer):
     )
     order = 80
 
+    def __init__(self, weights: str | None = None, precision: str = "auto") -> None:
+        self.weights = weights
+        self.precision = precision
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> DetectorAnalyzer:
+        return cls(settings.detector_weights, settings.detector_precision, **options)
+
+    def preload(self) -> None:
+        path = weights_path(self.weights)
+        if path is not None:
+            load_detector(str(path), self.precision)
+
     def analyze(self, image: LoadedImage) -> Finding:
-        path = weights_path()
+        path = weights_path(self.weights)
         if path is None:
             return Finding(
                 self.name,
@@ -53,7 +68,7 @@ class DetectorAnalyzer(Analyzer):
         from pixelsleuth.detectors.model import ImageTooSmall
 
         try:
-            model = load_detector(str(path))
+            model = load_detector(str(path), self.precision)
         except (FileNotFoundError, ValueError) as exc:  # a mistyped or unsafe weights path
             return Finding(
                 self.name,

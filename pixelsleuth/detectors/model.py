@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ WEIGHTS_NAME = "model.safetensors"
 HUB_PREFIX = "hf:"  # PIXELSLEUTH_DETECTOR_WEIGHTS=hf:org/name downloads from the hub
 CONFIG_NAME = "config.json"
 UNSAFE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-PRECISION_ENV = "PIXELSLEUTH_DETECTOR_PRECISION"  # "auto" (default), "float32" or "bfloat16"
 PRECISIONS = ("auto", "float32", "bfloat16")
 
 
@@ -77,7 +75,7 @@ class ResidualDetector(nn.Module):
         super().__init__()
         self.config = config or DetectorConfig()
         # inference arithmetic, not a property of the weights: see inference_dtype()
-        self.precision = os.environ.get(PRECISION_ENV, "auto")
+        self.precision = "auto"
         self.backbone = timm.create_model(
             self.config.backbone,
             pretrained=False,
@@ -217,8 +215,8 @@ class ResidualDetector(nn.Module):
     def inference_dtype(self) -> torch.dtype:
         """The arithmetic of :meth:`score_image` (see :func:`compute_dtype`): on a CPU with
         bfloat16 instructions about 1.8× faster than float32, logits within ~0.01 of it
-        (measured on the corpus, see the model card). ``self.precision`` (default: the
-        environment's PIXELSLEUTH_DETECTOR_PRECISION, else "auto") can force either."""
+        (measured on the corpus, see the model card). ``self.precision`` ("auto"; the analyzer
+        sets Settings.detector_precision) can force either."""
         return compute_dtype(self.precision, self.head.weight.device)
 
     def calibrate(self, logit: float | np.ndarray) -> float | np.ndarray:

@@ -4,7 +4,7 @@ A C2PA manifest is a signed statement of where an image came from. Its validatio
 in three separate states, because they mean different things to a reader:
 
 - ``valid-trusted``: the signature checks out and the signer chains to a trust anchor you
-  configured (``PIXELSLEUTH_C2PA_TRUST_ANCHORS`` or ``ProvenanceAnalyzer(trust_anchors=...)``);
+  configured (``Settings.c2pa_trust_anchors`` or ``ProvenanceAnalyzer(trust_anchors=...)``);
 - ``valid-untrusted``: the signature and content hashes check out, but anyone can make such a
   signer — the claims are only as good as whoever signed them;
 - ``tampered``: the content or the manifest changed after signing.
@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from pixelsleuth.analyzers import Analyzer, register
 from pixelsleuth.forensics.formats.parsed import parsed_metadata
 from pixelsleuth.imageio import LoadedImage
 from pixelsleuth.report import Direction, Evidence, Finding
+from pixelsleuth.settings import Settings
 
 IPTC_DST = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -170,11 +169,11 @@ class ProvenanceAnalyzer(Analyzer):
     order = 30
 
     def __init__(self, trust_anchors: str | None = None) -> None:
-        if trust_anchors is None:
-            path = os.environ.get("PIXELSLEUTH_C2PA_TRUST_ANCHORS")
-            if path and Path(path).is_file():
-                trust_anchors = Path(path).read_text()
-        self.trust_anchors = trust_anchors
+        self.trust_anchors = trust_anchors  # PEM text of the certificates to trust
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> ProvenanceAnalyzer:
+        return cls(settings.trust_anchor_pem(), **options)
 
     def analyze(self, image: LoadedImage) -> Finding:
         meta = parsed_metadata(image)

@@ -145,12 +145,10 @@ def _load_cached(path: str, mtime: float) -> CalibrationTable:
     return CalibrationTable.load(path)
 
 
-def default_table() -> CalibrationTable:
-    """The table shipped with the package (PIXELSLEUTH_CALIBRATION overrides it); an empty
-    table, which flags nothing, when neither exists."""
-    import os
-
-    path = Path(os.environ.get("PIXELSLEUTH_CALIBRATION") or DEFAULT_TABLE)
+def default_table(path: Path | None = None) -> CalibrationTable:
+    """The table at ``path`` (Settings.calibration), else the one shipped with the package;
+    an empty table, which flags nothing, when neither exists."""
+    path = Path(path or DEFAULT_TABLE)
     if not path.is_file():
         return CalibrationTable({})
     return _load_cached(str(path), path.stat().st_mtime)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +94,8 @@ def _load_cached(path: str, mtime: float) -> VerdictModel:
     return VerdictModel.load(path)
 
 
-def default_model() -> VerdictModel | None:
-    """PIXELSLEUTH_VERDICT_MODEL, else the model shipped with the package, else None."""
-    path = Path(os.environ.get("PIXELSLEUTH_VERDICT_MODEL") or DEFAULT_MODEL)
+def default_model(path: Path | None = None) -> VerdictModel | None:
+    """The model at ``path`` (Settings.verdict_model), else the model shipped with the
+    package, else None."""
+    path = Path(path or DEFAULT_MODEL)
     return _load_cached(str(path), path.stat().st_mtime) if path.is_file() else None
