@@ -44,10 +44,7 @@ def analyze_file(
     try:
         image = load_image(path, limits or settings.limits)
     except ImageInputError as exc:
-        report = Report(file=FileInfo(path=str(path)), error=str(exc), tool_version=__version__)
-        if verdict:
-            report.verdict = _verdict(report, None, [], stability, settings)
-        return report
+        return _unreadable(str(path), exc, verdict, stability, settings)
     return analyze_image(image, analyzers, verdict, stability, settings)
 
 
@@ -65,11 +62,18 @@ def analyze_bytes(
     try:
         image = load_bytes(data, name, limits or settings.limits)
     except ImageInputError as exc:
-        report = Report(file=FileInfo(path=name), error=str(exc), tool_version=__version__)
-        if verdict:
-            report.verdict = _verdict(report, None, [], stability, settings)
-        return report
+        return _unreadable(name, exc, verdict, stability, settings)
     return analyze_image(image, analyzers, verdict, stability, settings)
+
+
+def _unreadable(
+    path: str, exc: ImageInputError, verdict: bool, stability: bool, settings: Settings
+) -> Report:
+    """The Report of a file that could not be loaded at all: why, and its verdict."""
+    report = Report(file=FileInfo(path=path), error=str(exc), tool_version=__version__)
+    if verdict:
+        report.verdict = _verdict(report, None, [], stability, settings)
+    return report
 
 
 def analyze_image(

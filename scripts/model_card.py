@@ -126,7 +126,7 @@ def logo_variants(runs: list[tuple[str, dict]]) -> list[str]:
     return lines
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     root = Path(__file__).resolve().parent.parent
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--weights", type=Path, default=root / "pixelsleuth/detectors/weights")
@@ -151,7 +151,11 @@ def main() -> None:
         default=root / "docs/detector-experiments.md",
         help="later measurements and experiments (Markdown), appended before the limits",
     )
-    args = p.parse_args()
+    return p.parse_args()
+
+
+def main() -> None:
+    args = arguments()
     training = json.loads((args.weights / "training.json").read_text())
     config = json.loads((args.weights / "config.json").read_text())
     report = json.loads(args.eval.with_suffix(".json").read_text())
@@ -159,6 +163,19 @@ def main() -> None:
     baseline = json.loads(base_path.read_text()) if base_path.is_file() else None
     size_mb = (args.weights / "model.safetensors").stat().st_size / 1e6
     lines = [
+        *header(config, training, size_mb),
+        *measured(report, baseline),
+        *other_recipes(args, training, report, baseline),
+        *leave_one_out(args),
+        *verdict_and_notes(args),
+    ]
+    (args.weights / "README.md").write_text("\n".join(lines))
+    print(f"wrote {args.weights / 'README.md'}")
+
+
+def header(config: dict, training: dict, size_mb: float) -> list[str]:
+    """The card's front matter, what the network is, its data and its recipe."""
+    return [
         "---",
         "license: mit",
         "library_name: pixelsleuth",
@@ -206,6 +223,12 @@ def main() -> None:
         COMMANDS,
         "```",
         "",
+    ]
+
+
+def measured(report: dict, baseline: dict | None) -> list[str]:
+    """The shipped weights on the test split, overall and per group."""
+    return [
         "## Measured on the test split (never trained on)",
         "",
         "Every image re-encoded as JPEG q90 without metadata first, then each condition.",
@@ -224,6 +247,13 @@ def main() -> None:
         "both. `PIXELSLEUTH_DETECTOR_PRECISION=float32` forces float32.",
         "",
     ]
+
+
+def other_recipes(
+    args: argparse.Namespace, training: dict, report: dict, baseline: dict | None
+) -> list[str]:
+    """The same recipe without aligned fakes, and trained in bfloat16 (for comparison)."""
+    lines: list[str] = []
     no_aligned = args.eval_no_aligned.with_suffix(".json")
     if no_aligned.is_file():
         other = json.loads(no_aligned.read_text())
@@ -259,6 +289,12 @@ def main() -> None:
             f"{_f(ours['auc'])} and {_f(ours['fpr_real'])} for the shipped weights.",
             "",
         ]
+    return lines
+
+
+def leave_one_out(args: argparse.Namespace) -> list[str]:
+    """Leave-one-group-out folds, and the same folds with other training settings."""
+    lines: list[str] = []
     if args.logo.is_file():
         logo = json.loads(args.logo.read_text())
         lines += [
@@ -291,6 +327,12 @@ def main() -> None:
                 *logo_variants([("5 epochs, ≤ 40 per group, float32 (above)", logo), *variants]),
                 "",
             ]
+    return lines
+
+
+def verdict_and_notes(args: argparse.Namespace) -> list[str]:
+    """The fused verdict's evaluation, later experiments, and the limits."""
+    lines: list[str] = []
     verdict = args.verdict / "verdict-eval.md"
     if verdict.is_file():
         lines += [
@@ -311,8 +353,7 @@ def main() -> None:
         "fool it; it is one piece of evidence among the analyzers, never proof on its own.",
         "",
     ]
-    (args.weights / "README.md").write_text("\n".join(lines))
-    print(f"wrote {args.weights / 'README.md'}")
+    return lines
 
 
 if __name__ == "__main__":

@@ -408,3 +408,37 @@ def test_lofo_views_make_both_classes_the_same_shape_and_hold_out_whole_families
         assert v["neutral"].shape == (NEUTRAL_SIDE, NEUTRAL_SIDE, 3)
         assert v["jpeg90"].shape[:2] == (min(s.height, 2048), min(s.width, 2048))
         assert abs(v["jpeg75+rescale0.5"].shape[0] - v["jpeg90"].shape[0] / 2) <= 1
+
+
+def test_learning_curve_command_pools_both_splits_and_reuses_what_is_there(tmp_path):
+    """`pixelsleuth eval-curve` measures each cap's model on the evaluation data through the
+    package's own evaluate(); a model already in the work folder is reused, not retrained."""
+    from typer.testing import CliRunner
+
+    from pixelsleuth.cli import app
+    from pixelsleuth.detectors.curve import paired_drop, pooled
+
+    photos = sorted(corpus_dir("real", "camera").glob("*.jpg"))[:8]
+    data = tmp_path / "data"
+    _dataset(data, photos[:4], "real", "camera", 0)
+    _dataset(data, photos[4:], "ai", "text-to-image", 100)
+    work = tmp_path / "curve"
+    torch.manual_seed(0)
+    model = ResidualDetector(DetectorConfig(backbone="resnet18", crop=64, crops=1))
+    model.save_pretrained(work / "cap10")
+    (work / "cap10" / "training.json").write_text(json.dumps({"train_images": 7, "seconds": 1.0}))
+    result = CliRunner().invoke(
+        app,
+        ["eval-curve", str(data), "--out", str(work), "--cap", "10", "--evaluate-on", str(data)],
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads((work / "curve.json").read_text())
+    assert [r["cap"] for r in rows] == [10] and rows[0]["train_images"] == 7
+    reports = [json.loads((work / f"cap10-{s}.json").read_text()) for s in ("test", "calibration")]
+    n = sum(len(r["images"]) for r in reports)
+    q90 = rows[0]["jpeg90"]
+    assert q90["n_real"] + q90["n_ai"] + sum(q90["abstained"].values()) == n
+    assert q90 == pooled(reports, "jpeg90") and rows[0]["paired_drop"] == paired_drop(reports)
+    assert "| 10 | 7 |" in (work / "curve.md").read_text()
+    bad = CliRunner().invoke(app, ["eval-curve", str(data), "--out", str(work)])
+    assert bad.exit_code == 2 and "--evaluate-on" in bad.output

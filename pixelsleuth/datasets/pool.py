@@ -427,6 +427,8 @@ def _photo_folder_candidates(folder: Path) -> list[Candidate]:
     )
 
 
+# Over 80 lines: one pass per source whose per-file steps (read, key, de-duplicate, write,
+# record) update that source's counters together; split up, they would pass six values around.
 def build_pool(
     sources_csv: str | Path,
     snapshots: str | Path,

@@ -127,6 +127,8 @@ def _fold_metrics(
     return out
 
 
+# Over 80 lines: the folds, each trained, measured and written before the next starts, so that
+# an interrupted run keeps every finished fold; the steps share the fold's views and scores.
 def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
     """Train one detector per held-out family, measure it and the reference on the same
     images; writes OUT/lofo.json and OUT/lofo.md and returns the report."""

@@ -199,6 +199,55 @@ def select_training_samples(samples: list[Sample], cfg: TrainConfig) -> list[Sam
     return samples
 
 
+def new_model(cfg: TrainConfig) -> ResidualDetector:
+    """The untrained detector of ``cfg``'s recipe, its backbone from ``cfg.init`` if set."""
+    model = ResidualDetector(
+        DetectorConfig(
+            backbone=cfg.backbone,
+            stages=cfg.stages,
+            crop=cfg.crop,
+            residual=cfg.residual,
+            norm=cfg.norm,
+        )
+    )
+    if cfg.init and not load_backbone_init(model.backbone, cfg.init):
+        raise ValueError(f"{cfg.init}: no tensor fits backbone {cfg.backbone}")
+    return model
+
+
+def _one_epoch(model, bar, opt, sched, device: torch.device, dtype: torch.dtype) -> float:
+    """One pass over the training patches (``bar``: their loader); the summed loss."""
+    model.train()
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    total = 0.0
+    for x, y in bar:
+        opt.zero_grad(set_to_none=True)
+        y = y.to(device)
+        with _autocast(device, dtype):
+            out = model(_to(x, device))
+        loss = loss_fn(out.float(), y)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += loss.item() * len(y)
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    return total
+
+
+def calibrate(
+    model: ResidualDetector, logits: np.ndarray, labels: np.ndarray, target_fpr: float
+) -> None:
+    """Platt scaling on validation logits, then a threshold that keeps the validation real
+    photos' false alarms near ``target_fpr`` (between 0.5 and 0.99); written into
+    ``model.config``."""
+    platt = LogisticRegression(C=1e4).fit(logits[:, None], labels)
+    model.config.platt_a = float(platt.coef_[0, 0])
+    model.config.platt_b = float(platt.intercept_[0])
+    real_probs = model.calibrate(logits)[labels == 0]
+    threshold = float(np.quantile(real_probs, 1.0 - target_fpr)) if len(real_probs) else 0.5
+    model.config.threshold = float(min(max(threshold, 0.5), 0.99))
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train, calibrate and save; returns the training summary (also in the model card)."""
     start = time.perf_counter()
@@ -228,39 +277,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     device = training_device(cfg.device)
     dtype = compute_dtype(cfg.precision, device)
-    model = ResidualDetector(
-        DetectorConfig(
-            backbone=cfg.backbone,
-            stages=cfg.stages,
-            crop=cfg.crop,
-            residual=cfg.residual,
-            norm=cfg.norm,
-        )
-    )
-    if cfg.init and not load_backbone_init(model.backbone, cfg.init):
-        raise ValueError(f"{cfg.init}: no tensor fits backbone {cfg.backbone}")
-    model = model.to(device, memory_format=torch.channels_last)
+    model = new_model(cfg).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * math.ceil(len(train_ds) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=max(steps, 1))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
     best_auc, best_state, bad_epochs, history = -1.0, None, 0, []
     for epoch in range(cfg.epochs):
-        model.train()
         train_ds.epoch = epoch
-        total = 0.0
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not cfg.progress)
-        for x, y in bar:
-            opt.zero_grad(set_to_none=True)
-            y = y.to(device)
-            with _autocast(device, dtype):
-                out = model(_to(x, device))
-            loss = loss_fn(out.float(), y)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(y)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+        total = _one_epoch(model, bar, opt, sched, device, dtype)
         logits, labels = _per_image(*_predict(model, val_loader, device, dtype), val_owners)
         auc = float(roc_auc_score(labels, logits)) if len(set(labels)) == 2 else float("nan")
         history.append({"epoch": epoch + 1, "loss": total / len(train_ds), "val_auc": auc})
@@ -278,14 +303,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.load_state_dict(best_state)
     logits, labels = _per_image(*_predict(model, val_loader, device, dtype), val_owners)
     model.to("cpu", memory_format=torch.contiguous_format)
-    # Platt scaling, then a threshold that keeps validation real photos' false alarms low
-    platt = LogisticRegression(C=1e4).fit(logits[:, None], labels)
-    model.config.platt_a = float(platt.coef_[0, 0])
-    model.config.platt_b = float(platt.intercept_[0])
-    probs = model.calibrate(logits)
-    real_probs = probs[labels == 0]
-    threshold = float(np.quantile(real_probs, 1.0 - cfg.target_fpr)) if len(real_probs) else 0.5
-    model.config.threshold = float(min(max(threshold, 0.5), 0.99))
+    calibrate(model, logits, labels, cfg.target_fpr)
     summary = {
         "parameters": count_parameters(model),
         "train_images": len(train_s),
@@ -300,13 +318,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - start, 1),
         "device": str(device),
         "precision": str(dtype).removeprefix("torch."),
-        "recipe": {
-            k: (str(v) if isinstance(v, Path) else v)
-            for k, v in asdict(cfg).items()
-            if k not in ("progress",)
-        },
+        "recipe": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()},
         "groups": sorted({s.group for s in samples}),
     }
+    del summary["recipe"]["progress"]
     model.config.training = summary
     model.save_pretrained(cfg.out)
     (Path(cfg.out) / "training.json").write_text(json.dumps(summary, indent=2) + "\n")

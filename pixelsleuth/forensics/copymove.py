@@ -375,6 +375,8 @@ class CopyMoveAnalyzer(Analyzer):
     )
     order = 65
 
+    # Over 80 lines: detection, its details and map, then one of four outcomes (no copy, exact
+    # copy, repeating texture, look-alike), all worded from the regions found at the top.
     def analyze(self, image: LoadedImage) -> Finding:
         gray = np.clip(np.rint(image.gray()), 0, 255).astype(np.uint8)
         scale = min(1.0, MAX_SIDE / max(gray.shape))

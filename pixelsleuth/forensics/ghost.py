@@ -240,6 +240,8 @@ class GhostAnalyzer(Analyzer):
     )
     order = 55
 
+    # Over 80 lines: two analyses of one JPEG (the block-grid trace, then the ghosts below the
+    # file's own quality), each with its map and evidence, then one summary over both.
     def analyze(self, image: LoadedImage) -> Finding:
         from pixelsleuth.forensics.formats.jpeg_quality import jpeg_tables
 

@@ -25,6 +25,8 @@ class IntegrityAnalyzer(Analyzer):
     needs_pixels = False
     order = 90
 
+    # Over 80 lines: one branch per kind of damage (header, partial decode, decoder error,
+    # truncation, trailing data), each a sentence for the reader, sharing one decode.
     def analyze(self, image: LoadedImage) -> Finding:
         if isinstance(image.header_error, DamagedImageError):
             return Finding(

@@ -171,57 +171,12 @@ class JpegAnalyzer(Analyzer):
                     )
                 )
             return
-        if known is not None and signature in known:
-            evidence.append(
-                Evidence(
-                    "camera_tables",
-                    f"The tables are the ones the {camera} writes itself.",
-                    Direction.CAMERA,
-                    0.3,
-                )
-            )
-        elif quality.exact:
-            strength = 0.6 if known is not None else 0.3
-            evidence.append(
-                Evidence(
-                    "software_tables_with_camera_exif",
-                    f"The EXIF names a {camera}, but the tables are {quality.describe()} — a "
-                    "software encoder's"
-                    + (", not this camera's own" if known is not None else "")
-                    + ": the file was probably saved again by a program.",
-                    Direction.EDITED,
-                    strength,
-                )
-            )
-        elif known is not None:
-            evidence.append(
-                Evidence(
-                    "foreign_tables",
-                    f"The tables differ from those the {camera} writes: the file was probably "
-                    "saved again by other software.",
-                    Direction.EDITED,
-                    0.45,
-                )
-            )
-        if details["progressive"]:
-            evidence.append(
-                Evidence(
-                    "progressive_with_camera_exif",
-                    "The JPEG is progressive, which cameras rarely write but web tools often do.",
-                    Direction.EDITED,
-                    0.25,
-                )
-            )
-        elif info.huffman == "optimised":
-            evidence.append(
-                Evidence(
-                    "optimised_huffman",
-                    "The Huffman tables are optimised for this image, which most cameras do not "
-                    "do but many editors and optimisers do.",
-                    Direction.EDITED,
-                    0.15,
-                )
-            )
+        table_evidence = _camera_table_evidence(camera, known, signature, quality)
+        if table_evidence is not None:
+            evidence.append(table_evidence)
+        encoder = _encoder_evidence(details["progressive"], info.huffman)
+        if encoder is not None:
+            evidence.append(encoder)
 
     @staticmethod
     def _double_compression(
@@ -301,3 +256,59 @@ def _score(evidence: list[Evidence]) -> float:
     if camera:
         return round(0.5 - 0.5 * max(camera), 4)
     return 0.5
+
+
+def _camera_table_evidence(
+    camera: str,
+    known: set[tuple[int, ...]] | None,
+    signature: tuple[int, ...] | None,
+    quality: QualityEstimate,
+) -> Evidence | None:
+    """What the quantization tables say of a file whose EXIF names ``camera`` (``known``:
+    the table signatures that model writes, None when the model is not in the database)."""
+    if known is not None and signature in known:
+        return Evidence(
+            "camera_tables",
+            f"The tables are the ones the {camera} writes itself.",
+            Direction.CAMERA,
+            0.3,
+        )
+    if quality.exact:
+        return Evidence(
+            "software_tables_with_camera_exif",
+            f"The EXIF names a {camera}, but the tables are {quality.describe()} — a "
+            "software encoder's"
+            + (", not this camera's own" if known is not None else "")
+            + ": the file was probably saved again by a program.",
+            Direction.EDITED,
+            0.6 if known is not None else 0.3,
+        )
+    if known is not None:
+        return Evidence(
+            "foreign_tables",
+            f"The tables differ from those the {camera} writes: the file was probably "
+            "saved again by other software.",
+            Direction.EDITED,
+            0.45,
+        )
+    return None
+
+
+def _encoder_evidence(progressive: bool, huffman: str) -> Evidence | None:
+    """Encoder choices that cameras rarely make, in a file whose EXIF names a camera."""
+    if progressive:
+        return Evidence(
+            "progressive_with_camera_exif",
+            "The JPEG is progressive, which cameras rarely write but web tools often do.",
+            Direction.EDITED,
+            0.25,
+        )
+    if huffman == "optimised":
+        return Evidence(
+            "optimised_huffman",
+            "The Huffman tables are optimised for this image, which most cameras do not "
+            "do but many editors and optimisers do.",
+            Direction.EDITED,
+            0.15,
+        )
+    return None

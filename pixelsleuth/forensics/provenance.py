@@ -156,6 +156,54 @@ def _summarise(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _state_evidence(state: C2paState, c2pa_info: dict[str, Any]) -> Evidence | None:
+    """What the credentials' state says by itself (None: there are none)."""
+    signer = c2pa_info.get("signer") or "an unknown signer"
+    if state is C2paState.TRUSTED:
+        return Evidence(
+            "c2pa_trusted",
+            f"Valid Content Credentials signed by {signer}, a signer you trust.",
+            Direction.NEUTRAL,
+            0.0,
+        )
+    if state is C2paState.UNTRUSTED:
+        return Evidence(
+            "c2pa_untrusted",
+            f"Content Credentials signed by {signer}: the "
+            "signature and content hashes are intact, but the signer is not on "
+            "your trust list, so anyone could have made them.",
+            Direction.NEUTRAL,
+            0.0,
+        )
+    if state is C2paState.TAMPERED:
+        return Evidence(
+            "c2pa_tampered",
+            "The Content Credentials no longer match the file: "
+            "the image or its manifest was changed after signing.",
+            Direction.EDITED,
+            0.85,
+        )
+    if state is C2paState.INVALID:
+        return Evidence(
+            "c2pa_invalid",
+            "Content Credentials are present but their signature "
+            f"does not validate ({', '.join(c2pa_info.get('failures', [])[:3])}).",
+            Direction.EDITED,
+            0.4,
+        )
+    if state is C2paState.UNREADABLE:
+        where = c2pa_info.get("container", "the file")
+        return Evidence(
+            "c2pa_unreadable",
+            f"A Content Credentials block is present ({where}) but is corrupt or "
+            "damaged and could not be read: credentials that cannot be checked "
+            "vouch for nothing.",
+            Direction.EDITED,
+            0.2,
+        )
+    return None
+
+
 @register
 class ProvenanceAnalyzer(Analyzer):
     name = "provenance"
@@ -177,75 +225,11 @@ class ProvenanceAnalyzer(Analyzer):
 
     def analyze(self, image: LoadedImage) -> Finding:
         meta = parsed_metadata(image)
-        evidence: list[Evidence] = []
-        details: dict[str, Any] = {}
-        c2pa_info: dict[str, Any] = {"state": C2paState.NONE}
-        if meta.containers.c2pa_container:
-            mime = MIME.get(meta.containers.kind, "application/octet-stream")
-            c2pa_info = read_c2pa(image.data, mime, self.trust_anchors)
-            c2pa_info["container"] = meta.containers.c2pa_container
-            if c2pa_info["state"] is C2paState.NONE:
-                # the block is there but the SDK finds no store in it: damaged, not absent
-                c2pa_info = {
-                    **c2pa_info,
-                    "state": C2paState.UNREADABLE,
-                    "error": "the manifest store in it cannot be parsed",
-                }
-        details["c2pa"] = c2pa_info
+        c2pa_info = self._credentials(image, meta)
+        details: dict[str, Any] = {"c2pa": c2pa_info}
         state: C2paState = c2pa_info["state"]
-        signer = c2pa_info.get("signer") or "an unknown signer"
-        if state is C2paState.TRUSTED:
-            evidence.append(
-                Evidence(
-                    "c2pa_trusted",
-                    f"Valid Content Credentials signed by {signer}, a signer you trust.",
-                    Direction.NEUTRAL,
-                    0.0,
-                )
-            )
-        elif state is C2paState.UNTRUSTED:
-            evidence.append(
-                Evidence(
-                    "c2pa_untrusted",
-                    f"Content Credentials signed by {signer}: the "
-                    "signature and content hashes are intact, but the signer is not on "
-                    "your trust list, so anyone could have made them.",
-                    Direction.NEUTRAL,
-                    0.0,
-                )
-            )
-        elif state is C2paState.TAMPERED:
-            evidence.append(
-                Evidence(
-                    "c2pa_tampered",
-                    "The Content Credentials no longer match the file: "
-                    "the image or its manifest was changed after signing.",
-                    Direction.EDITED,
-                    0.85,
-                )
-            )
-        elif state is C2paState.INVALID:
-            evidence.append(
-                Evidence(
-                    "c2pa_invalid",
-                    "Content Credentials are present but their signature "
-                    f"does not validate ({', '.join(c2pa_info.get('failures', [])[:3])}).",
-                    Direction.EDITED,
-                    0.4,
-                )
-            )
-        elif state is C2paState.UNREADABLE:
-            where = c2pa_info.get("container", "the file")
-            evidence.append(
-                Evidence(
-                    "c2pa_unreadable",
-                    f"A Content Credentials block is present ({where}) but is corrupt or "
-                    "damaged and could not be read: credentials that cannot be checked "
-                    "vouch for nothing.",
-                    Direction.EDITED,
-                    0.2,
-                )
-            )
+        found = _state_evidence(state, c2pa_info)
+        evidence: list[Evidence] = [] if found is None else [found]
         valid = state in (C2paState.TRUSTED, C2paState.UNTRUSTED)
         for code in dict.fromkeys(c2pa_info.get("digital_source_types", [])):
             evidence.append(
@@ -275,6 +259,22 @@ class ProvenanceAnalyzer(Analyzer):
             evidence=evidence,
             details=details,
         )
+
+    def _credentials(self, image: LoadedImage, meta: Any) -> dict[str, Any]:
+        """What the C2PA SDK reads of the file's Content Credentials ({"state": NONE}
+        without any); a block the SDK finds no store in is damaged, not absent."""
+        if not meta.containers.c2pa_container:
+            return {"state": C2paState.NONE}
+        mime = MIME.get(meta.containers.kind, "application/octet-stream")
+        info = read_c2pa(image.data, mime, self.trust_anchors)
+        info["container"] = meta.containers.c2pa_container
+        if info["state"] is C2paState.NONE:
+            info = {
+                **info,
+                "state": C2paState.UNREADABLE,
+                "error": "the manifest store in it cannot be parsed",
+            }
+        return info
 
     @staticmethod
     def _source_type(code: str, where: str, signed: bool, trusted: bool) -> Evidence:

@@ -451,6 +451,8 @@ def markdown(evaluation: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Over 80 lines: collect, fit, measure and write, in order, with the splits and views shared by
+# every step; each step is one call, the length is their arguments.
 def fit_verdict(
     manifests: Sequence[Path],
     out: Path,

@@ -270,6 +270,8 @@ def reasons_for_and_against(
     return out
 
 
+# Over 80 lines: the decision procedure, read top to bottom in the order its rules apply (the
+# README's verdict section follows it); splitting it would hide that order.
 def decide(
     report: Report,
     model: VerdictModel | None,
