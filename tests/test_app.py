@@ -591,6 +591,12 @@ def test_every_page_in_headless_chromium_with_screenshots_and_no_outside_request
         page.get_by_text("Done: 7/7").first.wait_for(timeout=300_000)
         page.get_by_text("7 files").first.wait_for(timeout=30_000)
         shot("audit-done")
+        # the opened row is the Inspect card of the Report the audit kept
+        page.get_by_text("Open the full card").first.scroll_into_view_if_needed()
+        shot("audit-row")
+        page.get_by_text("Image and heatmaps").first.scroll_into_view_if_needed()
+        shot("audit-row-maps")
+        assert "Error level analysis" in page.inner_text("body")
         page.get_by_text("An uploaded zip").first.click()
         page.locator("input[type=file]").first.set_input_files(str(archive))
         page.get_by_text("Unpacked 2 files").first.wait_for(timeout=60_000)

@@ -269,14 +269,15 @@ def _row_details(entry: AuditEntry) -> None:
         if full:
             _full_card(Path(row.path), row.sha256 or "")
             return
+        report_card(entry.report, None, key=f"audit-row-{(row.sha256 or row.path)[:16]}")
         extras = entry.extras
         if extras is not None and extras.maps:
+            st.markdown("**Image and heatmaps** (bright = suspicious)")
             cols = st.columns(min(4, len(extras.maps) + 1))
             if extras.image:
                 cols[0].image(extras.image, caption="image")
             for i, m in enumerate(extras.maps):
                 cols[(i + 1) % len(cols)].image(m.uri, caption=map_caption(m.name))
-        report_card(entry.report, None, key=f"audit-row-{(row.sha256 or row.path)[:16]}")
 
 
 def _full_card(path: Path, sha256: str) -> None:
