@@ -1,6 +1,7 @@
 """Golden comparison of whole Reports: does a refactor leave every answer as it was?
 
     python bench/golden_reports.py record OUT.jsonl [--corpus DIR] [--stability]
+        [--analyzers a,b]
     python bench/golden_reports.py compare BEFORE.jsonl AFTER.jsonl
 
 ``record`` analyses every file of the corpus manifest (plus its masks and broken files: every
@@ -8,7 +9,8 @@ row of manifest.csv) with the full default profile, the way ``pixelsleuth analyz
 writes one line per file: the Report as JSON minus what is expected to vary between runs
 (each analyzer's seconds and the tool version). ``compare`` lists every file whose Report
 differs, with the first differing fields, and exits 1 when any does. Nothing is tolerated:
-the same code path must give the same bytes.
+the same code path must give the same bytes. ``--analyzers`` restricts the Reports to some
+analyzers (and the verdict on them): a quick check of a change that touches only those.
 
 To record "before" from an older commit, check it out as a worktree and put it first on the
 path: ``PYTHONPATH=/tmp/base python bench/golden_reports.py record before.jsonl``.
@@ -49,7 +51,7 @@ def normalised(report: dict[str, Any], corpus: Path) -> dict[str, Any]:
     return report
 
 
-def record(out: Path, corpus: Path, stability: bool) -> None:
+def record(out: Path, corpus: Path, stability: bool, names: list[str] | None = None) -> None:
     import pixelsleuth
     from pixelsleuth.analyze import analyze_file
     from pixelsleuth.analyzers import create_analyzers
@@ -57,7 +59,7 @@ def record(out: Path, corpus: Path, stability: bool) -> None:
     print(f"pixelsleuth from {Path(pixelsleuth.__file__).parent}", file=sys.stderr)
     with (corpus / "manifest.csv").open(newline="") as fh:
         paths = sorted(row["path"] for row in csv.DictReader(fh))
-    analyzers = create_analyzers()
+    analyzers = create_analyzers(names)
     start = time.perf_counter()
     with out.open("w", encoding="utf-8") as dst:
         for i, rel in enumerate(paths):
@@ -125,12 +127,14 @@ def main() -> int:
     rec.add_argument("out", type=Path)
     rec.add_argument("--corpus", type=Path)
     rec.add_argument("--stability", action="store_true", help="check verdicts on copies too")
+    rec.add_argument("--analyzers", help="comma-separated analyzers (default: the full profile)")
     cmp_ = sub.add_parser("compare")
     cmp_.add_argument("before", type=Path)
     cmp_.add_argument("after", type=Path)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.out, corpus_dir(args.corpus), args.stability)
+        names = args.analyzers.split(",") if args.analyzers else None
+        record(args.out, corpus_dir(args.corpus), args.stability, names)
         return 0
     return compare(args.before, args.after)
 

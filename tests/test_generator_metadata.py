@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from pixelsleuth.analyze import analyze_bytes, analyze_file
-from pixelsleuth.forensics.generator_metadata import parse_a1111, parse_comfyui
+from pixelsleuth.forensics.generators import parse_a1111, parse_comfyui
 
 from .conftest import corpus_dir, jpeg_bytes, photo_like
 

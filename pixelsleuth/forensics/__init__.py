@@ -16,6 +16,8 @@ names the module of each, and imports it on first use.
 - ``integrity``: truncation, trailing data, structural damage
 
 ``formats/`` holds the readers, parsers and JPEG maths they share (``jpeg_quality``,
-``jpeg_dct``, the headline ``fields``); ``maps`` the array maths behind their heatmaps.
+``jpeg_dct``, the headline ``fields``); ``generators/`` one parser module per AI-generator
+metadata format (a1111, comfyui, invokeai, novelai, fooocus, stealth); ``maps`` the array maths
+behind their heatmaps. None of these imports an analyzer.
 An analyzer module imports no other analyzer module (an import-linter contract).
 """
