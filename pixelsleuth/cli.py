@@ -626,6 +626,9 @@ def eval_lofo(
     family: Annotated[
         list[str] | None, typer.Option(help="Hold out only this family (repeatable).")
     ] = None,
+    by: Annotated[
+        str, typer.Option(help="Hold out a whole family (FLUX.1, SDXL, ...) or one group.")
+    ] = "family",
     min_family: Annotated[int, typer.Option(help="Families with fewer images are kept.")] = 50,
     epochs: Annotated[int, typer.Option(help="Maximum epochs per fold.")] = 6,
     max_images_per_group: Annotated[int | None, typer.Option(help="Training cap.")] = 150,
@@ -667,6 +670,7 @@ def eval_lofo(
             max_eval_ai=max_eval_ai,
             max_eval_real=max_eval_real,
             only_families=family or [],
+            by=by,
             train_overrides=overrides,
             train_folds=not reference_only,
         )

@@ -42,7 +42,9 @@ pixelsleuth train ../shared/corpus/manifest.csv out/default/aligned --split trai
     --out out/bf16/detector --epochs 10 --max-images-per-group 80 --precision bfloat16
 pixelsleuth eval ../shared/corpus/manifest.csv --split test \\
     --weights out/bf16/detector --out out/bf16/eval-test-bf16trained
-# 6. leave-one-group-out, with and without aligned fakes
+# 6. leave-one-group-out, with and without aligned fakes: scripts/logo.py, retired after
+#    commit ae47a04 (git show ae47a04:scripts/logo.py); `pixelsleuth eval-lofo --by group`
+#    is its package successor (it compares with a reference detector instead)
 python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40 \\
     --precision float32
 python scripts/logo.py --work out/logo --epochs 5 --max-images-per-group 40 --no-aligned \\

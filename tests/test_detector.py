@@ -399,6 +399,8 @@ def test_lofo_views_make_both_classes_the_same_shape_and_hold_out_whole_families
 
     samples = load_samples(corpus_dir() / "manifest.csv")
     assert families(samples, 50) == ["sd1.x"]
+    # leave-one-group-out: every AI source with enough images, each on its own
+    assert families(samples, 20, "group") == ["ai/sd15-grid", "ai/comfyui", "ai/invokeai"]
     ai = next(s for s in samples if s.group == "ai/sd15-grid" and s.path.suffix == ".webp")
     real = next(
         s for s in samples if s.group == "real/camera" and s.width != s.height and s.height > 300

@@ -63,10 +63,10 @@ def views(path: Path) -> dict[str, np.ndarray | None]:
     return out
 
 
-def families(samples: Sequence[Sample], min_family: int) -> list[str]:
-    """AI families with at least ``min_family`` images, largest first ("mixed" and unknown
-    families are never held out: they are not one family)."""
-    counts = Counter(s.family for s in samples if s.label == 1)
+def families(samples: Sequence[Sample], min_family: int, by: str = "family") -> list[str]:
+    """AI families (``by="group"``: groups) with at least ``min_family`` images, largest
+    first ("mixed" and unknown families are never held out: they are not one family)."""
+    counts = Counter(getattr(s, by) for s in samples if s.label == 1)
     return [f for f, n in counts.most_common() if n >= min_family and f not in ("", "mixed")]
 
 
@@ -79,6 +79,8 @@ class LofoConfig:
     max_eval_ai: int = 150  # per held-out family, by hash
     max_eval_real: int = 300  # test-split photos, by hash, shared by every fold
     only_families: list[str] = field(default_factory=list)
+    # what a fold holds out: "family" (FLUX.1, SDXL, ...) or "group" (one source of images)
+    by: str = "family"
     train_overrides: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields
     # False: measure only the reference on every fold's images (no training)
     train_folds: bool = True
@@ -136,11 +138,13 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
     from pixelsleuth.detectors.model import ResidualDetector
     from pixelsleuth.detectors.train import TrainConfig, train
 
+    if cfg.by not in ("family", "group"):
+        raise ValueError(f"hold out by family or group, not {cfg.by!r}")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     samples = [s for src in cfg.data for s in load_samples(src)]
     reference = ResidualDetector.from_pretrained(cfg.reference or DEFAULT_WEIGHTS)
-    held_families = cfg.only_families or families(samples, cfg.min_family)
+    held_families = cfg.only_families or families(samples, cfg.min_family, cfg.by)
     test_real = _take(
         [s for s in samples if s.label == 0 and corpus_split(s.path) == "test"],
         cfg.max_eval_real,
@@ -149,7 +153,8 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
     report: dict[str, Any] = {
         "data": cfg.data,
         "views": list(VIEWS),
-        "family_counts": dict(Counter(s.family for s in samples if s.label == 1)),
+        "held_out_by": cfg.by,
+        "family_counts": dict(Counter(getattr(s, cfg.by) for s in samples if s.label == 1)),
         "test_real": len(test_real),
         "reference": str(cfg.reference or DEFAULT_WEIGHTS),
         "reference_training_groups": reference.config.training.get("groups", []),
@@ -160,16 +165,15 @@ def run_lofo(cfg: LofoConfig) -> dict[str, Any]:
     )["reference"]
     for family in held_families:
         start = time.perf_counter()
-        fold_groups = sorted({s.group for s in samples if s.label == 1 and s.family == family})
-        held = _take(
-            [s for s in samples if s.label == 1 and s.family == family], cfg.max_eval_ai, family
-        )
+        in_fold = [s for s in samples if s.label == 1 and getattr(s, cfg.by) == family]
+        fold_groups = sorted({s.group for s in in_fold})
+        held = _take(in_fold, cfg.max_eval_ai, family)
         evaluated = [*held, *test_real]
         fold: dict[str, Any] = {"held_out_groups": fold_groups, "n_ai": len(held), "views": {}}
         scorers = {"reference": reference.probability}
         model = None
         if cfg.train_folds:
-            fold_dir = out / f"fold-{family}"
+            fold_dir = out / f"fold-{family.replace('/', '+')}"
             train_cfg = TrainConfig(
                 data=cfg.data, out=fold_dir, split="train", progress=cfg.progress
             )
